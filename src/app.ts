@@ -1,0 +1,110 @@
+// buildApp: the whole API, assembled. It never listens; server.ts and the tests do that.
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import { randomUUID } from 'node:crypto'
+import type { TypeProvider } from './http/type-provider.js'
+import type { Config } from './config.js'
+import { openDatabase, type Database, type Db } from './db/client.js'
+import auth from './http/auth.js'
+import caching from './http/caching.js'
+import { buildSerializer, buildValidator } from './http/compilers.js'
+import errors from './http/errors.js'
+import { memoryFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
+import openapi from './http/openapi.js'
+import { sharedSchemas } from './http/schemas.js'
+import articleRoutes from './modules/articles/routes.js'
+import { articleSchemas } from './modules/articles/schemas.js'
+import authorRoutes from './modules/authors/routes.js'
+import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
+import healthRoutes from './modules/health/routes.js'
+import photoRoutes from './modules/photos/routes.js'
+import { PhotoSchema } from './modules/photos/schemas.js'
+import { taxonomyRoutes } from './modules/taxonomy/routes.js'
+import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
+import tokenRoutes from './modules/tokens/routes.js'
+import userRoutes from './modules/users/routes.js'
+import { userSchemas } from './modules/users/schemas.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    database: Database
+    db: Db
+    config: Config
+    /** The clock; tests pass their own. */
+    now: () => Date
+  }
+}
+
+export type AppOptions = {
+  config: Config
+  /** An open database; when absent, one is opened from the config and closed with the app. */
+  database?: Database
+  now?: () => Date
+  logger?: FastifyServerOptions['logger']
+  authLimiter?: FailureLimiter
+}
+
+const schemas = [
+  ...sharedSchemas,
+  SectionSchemas.Schema,
+  TagSchemas.Schema,
+  PhotoSchema,
+  AuthorLinksSchema,
+  AuthorSchema,
+  ...articleSchemas,
+  ...userSchemas
+]
+
+export async function buildApp (options: AppOptions) {
+  const { config } = options
+  const app = Fastify({
+    logger: options.logger ?? { level: config.LOG_LEVEL },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
+    routerOptions: { ignoreTrailingSlash: true }
+  }).withTypeProvider<TypeProvider>()
+
+  const database = options.database ?? await openDatabase({
+    url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE
+  })
+  if (!options.database) app.addHook('onClose', async () => database.close())
+  app.decorate('database', database)
+  app.decorate('db', database.db)
+  app.decorate('config', config)
+  app.decorate('now', options.now ?? (() => new Date()))
+
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  for (const schema of schemas) app.addSchema(schema)
+
+  await app.register(errors)
+  await app.register(helmet, {
+    // The API serves JSON; the interactive docs page needs its own scripts and styles.
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'] } }
+  })
+  await app.register(cors, { origin: config.CORS_ORIGIN === '*' ? '*' : config.CORS_ORIGIN.split(','), exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] })
+  await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
+  await app.register(auth, {
+    db: database.db,
+    now: app.now,
+    limiter: options.authLimiter ?? memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60)
+  })
+  await app.register(openapi)
+
+  // The whole API, one line a resource.
+  await app.register(healthRoutes, { prefix: '/health' })
+  await app.register(articleRoutes, { prefix: '/v1/articles' })
+  await app.register(authorRoutes, { prefix: '/v1/authors' })
+  await app.register(photoRoutes, { prefix: '/v1/photos' })
+  await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
+  await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
+  await app.register(userRoutes, { prefix: '/v1/users' })
+  await app.register(tokenRoutes, { prefix: '/v1/tokens' })
+
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,43 @@
+// The one place that reads process.env: every setting, its default, validated at start.
+import { Type, type Static } from 'typebox'
+import Value from 'typebox/value'
+
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DATA_DIR: Type.String({ default: './data' }),
+  // Seeds demo content into an empty embedded database on first start.
+  SEED_DEMO: Type.Boolean({ default: true }),
+  PUBLIC_CACHE_CONTROL: Type.String({ default: 'public, max-age=60, stale-while-revalidate=600' }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug.
+  ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),
+  CORS_ORIGIN: Type.String({ default: '*' }),
+  // Failed-authentication budget per client IP and minute.
+  AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 })
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') picked[key] = value
+  }
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, picked))
+  const errors = [...Value.Errors(ConfigSchema, candidate)]
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `${e.instancePath.slice(1) || '(config)'}: ${e.message}`)
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  return candidate as Config
+}

@@ -1,0 +1,96 @@
+// Opens the database: PostgreSQL through pg when a URL is given, else the embedded PGlite.
+// Both come back as the same drizzle interface, so every query runs unchanged on either.
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'drizzle-orm/logger'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { sql } from 'drizzle-orm'
+import * as schema from './schema.js'
+
+export type Schema = typeof schema
+/** The database or a transaction: services accept either. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+
+export type DatabaseOptions = {
+  url?: string
+  dataDir?: string
+  /** Keep an embedded database in memory only (tests). */
+  inMemory?: boolean
+  poolSize?: number
+  /** Called for every SQL statement; tests count queries with it. */
+  onQuery?: (query: string) => void
+}
+
+export type Database = {
+  db: Db
+  driver: 'pg' | 'pglite'
+  migrate: () => Promise<void>
+  ping: () => Promise<void>
+  close: () => Promise<void>
+}
+
+// Compiled code runs from dist/src/db, sources from src/db; migrations/ sits at the project root.
+const here = path.dirname(fileURLToPath(import.meta.url))
+const projectRoot = here.split(path.sep).includes('dist') ? path.resolve(here, '../../..') : path.resolve(here, '../..')
+export const migrationsFolder = path.join(projectRoot, 'migrations')
+
+// Any constant works; every instance must use the same one.
+const MIGRATION_LOCK_KEY = 4_217_001
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const logger: Logger | undefined = options.onQuery
+    ? { logQuery: (query) => options.onQuery!(query) }
+    : undefined
+  return options.url ? openPostgres(options.url, options.poolSize ?? 10, logger) : openPglite(options, logger)
+}
+
+async function openPostgres(url: string, poolSize: number, logger?: Logger): Promise<Database> {
+  const pg = await import('pg')
+  const { drizzle } = await import('drizzle-orm/node-postgres')
+  const { migrate } = await import('drizzle-orm/node-postgres/migrator')
+  const pool = new pg.default.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 })
+  // An idle client that loses its server must not crash the process; the next query reconnects.
+  pool.on('error', () => {})
+  const db = drizzle(pool, { schema, logger }) as unknown as Db
+  return {
+    db,
+    driver: 'pg',
+    async migrate () {
+      // Several instances may start together: one migrates, the others wait and find nothing to do.
+      const client = await pool.connect()
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+        await migrate(drizzle(pool, { schema }), { migrationsFolder })
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
+        client.release()
+      }
+    },
+    async ping () { await db.execute(sql`select 1`) },
+    async close () { await pool.end() }
+  }
+}
+
+async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { drizzle } = await import('drizzle-orm/pglite')
+  const { migrate } = await import('drizzle-orm/pglite/migrator')
+  let dataDir: string | undefined
+  if (!options.inMemory) {
+    dataDir = path.resolve(options.dataDir ?? './data', 'pglite')
+    // PGlite cannot create a data folder whose parent is missing.
+    await mkdir(path.dirname(dataDir), { recursive: true })
+  }
+  const client = new PGlite(dataDir)
+  await client.waitReady
+  const db = drizzle(client, { schema, logger }) as unknown as Db
+  return {
+    db,
+    driver: 'pglite',
+    // PGlite lives in this process alone, so no lock is needed.
+    async migrate () { await migrate(drizzle(client, { schema }), { migrationsFolder }) },
+    async ping () { await db.execute(sql`select 1`) },
+    async close () { await client.close() }
+  }
+}

@@ -1,0 +1,181 @@
+// Every table, index and relation of Dateline. Migrations are generated from this file.
+import { sql } from 'drizzle-orm'
+import {
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid
+} from 'drizzle-orm/pg-core'
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+
+const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`)
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+// Bumped on every update; the ETag carries it so If-Match can be checked in the UPDATE itself.
+const version = () => integer('version').notNull().default(1)
+
+export const articleStatus = pgEnum('article_status', ['draft', 'scheduled', 'published', 'archived'])
+export const userRole = pgEnum('user_role', ['admin', 'editor', 'author'])
+
+export type PhotoRendition = { width: number; url: string }
+export type AuthorLinks = Record<string, string>
+
+export const photos = pgTable('photos', {
+  id: id(),
+  caption: text('caption'),
+  credit: text('credit'),
+  altText: text('alt_text'),
+  width: integer('width'),
+  height: integer('height'),
+  mimeType: text('mime_type'),
+  bytes: integer('bytes'),
+  url: text('url').notNull(),
+  renditions: jsonb('renditions').$type<PhotoRendition[]>().notNull().default([]),
+  createdById: uuid('created_by_id'),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [index('photos_created_at_idx').on(t.createdAt.desc(), t.id.desc())])
+
+export const authors = pgTable('authors', {
+  id: id(),
+  slug: text('slug').notNull(),
+  name: text('name').notNull(),
+  bio: text('bio'),
+  avatarId: uuid('avatar_id').references(() => photos.id, { onDelete: 'restrict' }),
+  email: text('email'),
+  links: jsonb('links').$type<AuthorLinks>().notNull().default({}),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [
+  uniqueIndex('authors_slug_key').on(t.slug),
+  index('authors_name_idx').on(t.name, t.id),
+  index('authors_avatar_idx').on(t.avatarId)
+])
+
+const taxonomy = (name: 'sections' | 'tags') => pgTable(name, {
+  id: id(),
+  slug: text('slug').notNull(),
+  name: text('name').notNull(),
+  description: text('description'),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [uniqueIndex(`${name}_slug_key`).on(t.slug), index(`${name}_name_idx`).on(t.name, t.id)])
+
+export const sections = taxonomy('sections')
+export const tags = taxonomy('tags')
+
+export const articles = pgTable('articles', {
+  id: id(),
+  slug: text('slug').notNull(),
+  headline: text('headline').notNull(),
+  standfirst: text('standfirst'),
+  dateline: text('dateline'),
+  body: jsonb('body').$type<unknown[]>().notNull().default([]),
+  // Plain text of the body, kept for search and excerpts.
+  bodyText: text('body_text').notNull().default(''),
+  customExcerpt: text('custom_excerpt'),
+  autoExcerpt: text('auto_excerpt').notNull().default(''),
+  status: articleStatus('status').notNull().default('draft'),
+  publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+  leadPhotoId: uuid('lead_photo_id').references(() => photos.id, { onDelete: 'restrict' }),
+  leadPhotoCaption: text('lead_photo_caption'),
+  sectionId: uuid('section_id').references(() => sections.id, { onDelete: 'restrict' }),
+  commentsOpen: boolean('comments_open').notNull().default(true),
+  wordCount: integer('word_count').notNull().default(0),
+  readingTimeMinutes: integer('reading_time_minutes').notNull().default(0),
+  seoTitle: text('seo_title'),
+  seoDescription: text('seo_description'),
+  createdById: uuid('created_by_id'),
+  search: tsvector('search').notNull().generatedAlwaysAs(sql`
+    setweight(to_tsvector('english', coalesce(headline, '')), 'A') ||
+    setweight(to_tsvector('english', coalesce(standfirst, '')), 'B') ||
+    setweight(to_tsvector('english', coalesce(body_text, '')), 'C')`),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [
+  uniqueIndex('articles_slug_key').on(t.slug),
+  // Public lists: published (or scheduled and due) newest first.
+  index('articles_public_published_idx').on(t.publishedAt.desc(), t.id.desc())
+    .where(sql`status in ('published', 'scheduled')`),
+  index('articles_status_published_idx').on(t.status, t.publishedAt.desc(), t.id.desc()),
+  index('articles_created_idx').on(t.createdAt.desc(), t.id.desc()),
+  index('articles_updated_idx').on(t.updatedAt.desc(), t.id.desc()),
+  index('articles_section_published_idx').on(t.sectionId, t.publishedAt.desc(), t.id.desc()),
+  index('articles_lead_photo_idx').on(t.leadPhotoId),
+  index('articles_search_idx').using('gin', t.search)
+])
+
+export const articleAuthors = pgTable('article_authors', {
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  authorId: uuid('author_id').notNull().references(() => authors.id, { onDelete: 'restrict' }),
+  position: integer('position').notNull()
+}, (t) => [primaryKey({ columns: [t.articleId, t.authorId] }), index('article_authors_author_idx').on(t.authorId, t.articleId)])
+
+export const articleTags = pgTable('article_tags', {
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  tagId: uuid('tag_id').notNull().references(() => tags.id, { onDelete: 'restrict' }),
+  position: integer('position').notNull()
+}, (t) => [primaryKey({ columns: [t.articleId, t.tagId] }), index('article_tags_tag_idx').on(t.tagId, t.articleId)])
+
+// "Also read" links, both the explicit list and the ones inside body blocks.
+export const articleRelated = pgTable('article_related', {
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  relatedId: uuid('related_id').notNull().references(() => articles.id, { onDelete: 'restrict' }),
+  position: integer('position').notNull(),
+  // true when the link is in relatedArticleIds, false when it only comes from a body block
+  listed: boolean('listed').notNull()
+}, (t) => [primaryKey({ columns: [t.articleId, t.relatedId] }), index('article_related_related_idx').on(t.relatedId)])
+
+// Photos used inside body blocks, so a photo in use cannot be deleted.
+export const articleBodyPhotos = pgTable('article_body_photos', {
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  photoId: uuid('photo_id').notNull().references(() => photos.id, { onDelete: 'restrict' })
+}, (t) => [primaryKey({ columns: [t.articleId, t.photoId] }), index('article_body_photos_photo_idx').on(t.photoId)])
+
+export const articleRevisions = pgTable('article_revisions', {
+  id: id(),
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  articleVersion: integer('article_version').notNull(),
+  // The article's writable fields as they were before the change.
+  snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull(),
+  createdById: uuid('created_by_id'),
+  createdAt: createdAt()
+}, (t) => [index('article_revisions_article_idx').on(t.articleId, t.createdAt.desc(), t.id.desc())])
+
+export const users = pgTable('users', {
+  id: id(),
+  name: text('name').notNull(),
+  email: text('email').notNull(),
+  role: userRole('role').notNull(),
+  authorId: uuid('author_id').references(() => authors.id, { onDelete: 'set null' }),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [uniqueIndex('users_email_key').on(sql`lower(${t.email})`), index('users_created_idx').on(t.createdAt.desc(), t.id.desc())])
+
+export const apiTokens = pgTable('api_tokens', {
+  id: id(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  label: text('label').notNull(),
+  // SHA-256 of the secret; the secret itself is never stored.
+  tokenHash: text('token_hash').notNull(),
+  // The first characters of the secret, to tell tokens apart in a list.
+  prefix: text('prefix').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  createdAt: createdAt()
+}, (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId, t.createdAt.desc())])

@@ -1,0 +1,82 @@
+// Bearer-token authentication and role checks. Each route declares who may call it in
+// `config.access`; a route under /v1 without one refuses to start.
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Db } from '../db/client.js'
+import { AppError } from './errors.js'
+import { findActiveToken, hashToken, touchToken } from '../modules/tokens/service.js'
+import type { FailureLimiter } from './failure-limiter.js'
+
+export type Role = 'admin' | 'editor' | 'author'
+export type Principal = { userId: string, role: Role, authorId: string | null, tokenId: string }
+/** public: anyone; author: any staff token; editor: editors and admins; admin: admins. */
+export type Access = 'public' | Role
+
+const rank: Record<Role, number> = { author: 1, editor: 2, admin: 3 }
+
+export const hasRole = (principal: Principal | null, role: Role) => principal !== null && rank[principal.role] >= rank[role]
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+  interface FastifyContextConfig {
+    access?: Access
+  }
+}
+
+export type AuthOptions = { db: Db, now: () => Date, limiter: FailureLimiter }
+
+const challenge = 'Bearer realm="dateline"'
+
+function unauthorized (detail: string, error?: string) {
+  return new AppError('UNAUTHORIZED', detail, {
+    headers: { 'www-authenticate': error ? `${challenge}, error="${error}"` : challenge }
+  })
+}
+
+function bearer (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  if (!m) throw unauthorized('The Authorization header must be `Bearer <token>`.', 'invalid_request')
+  return m[1]
+}
+
+export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) {
+  app.decorateRequest('principal', null)
+
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1') && route.config?.access === undefined) {
+      throw new Error(`Route ${route.method} ${route.url} declares no access rule`)
+    }
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access
+    if (access === undefined) return
+    const client = request.ip
+    const secret = bearer(request)
+    if (secret !== undefined) {
+      const blockedFor = await opts.limiter.blockedFor(client)
+      if (blockedFor > 0) {
+        reply.header('retry-after', String(blockedFor))
+        throw new AppError('RATE_LIMITED', 'Too many failed authentication attempts from this client; wait and retry.', { headers: { 'retry-after': String(blockedFor) } })
+      }
+      const hash = hashToken(secret)
+      const token = secret.startsWith('dl_') ? await findActiveToken(opts.db, hash, opts.now()) : undefined
+      if (!token || !timingSafeEqual(Buffer.from(token.tokenHash), Buffer.from(hash))) {
+        await opts.limiter.fail(client)
+        throw unauthorized('The token is unknown, revoked or expired.', 'invalid_token')
+      }
+      request.principal = { userId: token.userId, role: token.role, authorId: token.authorId, tokenId: token.id }
+      await touchToken(opts.db, token, opts.now())
+    }
+    if (access === 'public') return
+    if (!request.principal) throw unauthorized('This needs a staff token: send `Authorization: Bearer <token>`.')
+    if (!hasRole(request.principal, access)) {
+      throw new AppError('FORBIDDEN', `This needs the ${access} role or higher; your token has ${request.principal.role}.`)
+    }
+  })
+}, { name: 'auth' })

@@ -1,0 +1,73 @@
+// ETag on every GET (304 on a match), Cache-Control by audience, and If-Match parsing for writes.
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from './errors.js'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** The resource's version; the ETag starts with it so If-Match can compare versions. */
+    resourceVersion: number | null
+  }
+}
+
+export function setVersion (reply: FastifyReply, version: number) {
+  reply.resourceVersion = version
+}
+
+function etagMatches (header: string, etag: string): boolean {
+  if (header.trim() === '*') return true
+  const bare = etag.replace(/^W\//, '')
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare)
+}
+
+/**
+ * The versions an If-Match header accepts: undefined when there is no header (or `*`),
+ * otherwise the versions named by its strong ETags (possibly none, which can never match).
+ */
+export function ifMatchVersions (header: string | undefined): number[] | undefined {
+  if (header === undefined || header.trim() === '*') return undefined
+  const versions: number[] = []
+  for (const raw of header.split(',')) {
+    const m = /^"(\d+)-[A-Za-z0-9_-]+"$/.exec(raw.trim())
+    if (m) versions.push(Number(m[1]))
+  }
+  return versions
+}
+
+export function assertVersion (current: number, accepted: number[] | undefined) {
+  if (accepted !== undefined && !accepted.includes(current)) {
+    throw new AppError('PRECONDITION_FAILED', 'The resource changed since you read it (If-Match does not match its ETag); fetch it again and retry.')
+  }
+}
+
+export type CachingOptions = { publicCacheControl: string }
+
+export default fp(async function caching (app: FastifyInstance, opts: CachingOptions) {
+  app.decorateReply('resourceVersion', null)
+  app.addHook('onSend', async (request, reply, payload) => {
+    const status = reply.statusCode
+    const isRead = request.method === 'GET' || request.method === 'HEAD'
+    if (status >= 400) return payload
+    if (request.url.startsWith('/v1/')) {
+      reply.header('vary', 'Authorization')
+      if (!reply.hasHeader('cache-control')) {
+        const isPublic = isRead && status === 200 && !request.principal
+        reply.header('cache-control', isPublic ? opts.publicCacheControl : 'private, no-store')
+      }
+    }
+    if ((typeof payload !== 'string' && !Buffer.isBuffer(payload)) || (status !== 200 && status !== 201)) return payload
+    if (!reply.hasHeader('etag')) {
+      const hash = createHash('sha1').update(payload).digest('base64url').slice(0, 22)
+      reply.header('etag', reply.resourceVersion === null ? `"${hash}"` : `"${reply.resourceVersion}-${hash}"`)
+    }
+    const ifNoneMatch = request.headers['if-none-match']
+    if (isRead && status === 200 && ifNoneMatch && etagMatches(ifNoneMatch, String(reply.getHeader('etag')))) {
+      reply.code(304)
+      reply.removeHeader('content-type')
+      reply.removeHeader('content-length')
+      return ''
+    }
+    return payload
+  })
+}, { name: 'caching' })

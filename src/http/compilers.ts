@@ -1,0 +1,56 @@
+// How schemas become validators and serializers.
+// - Bodies are validated strictly (no type coercion, unknown fields refused, never stripped);
+//   query strings and path parameters are coerced from strings, since that is all a URL carries.
+// - Responses are serialized with `required` relaxed, so sparse fieldsets (`fields=`) can omit
+//   properties while the OpenAPI still documents them as always present in a full representation.
+import { Ajv, type Options } from 'ajv'
+import addFormats from 'ajv-formats'
+import fastJsonStringify from 'fast-json-stringify'
+
+type AnySchema = Record<string, any>
+type External = any
+
+const base: Options = {
+  allErrors: true,
+  discriminator: true,
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false
+}
+
+function makeAjv (externalSchemas: External, coerceTypes: Options['coerceTypes']) {
+  const ajv = new Ajv({ ...base, coerceTypes })
+  addFormats.default(ajv)
+  for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) ajv.addSchema(schema)
+  return ajv
+}
+
+export function buildValidator (externalSchemas: External) {
+  const strict = makeAjv(externalSchemas, false)
+  const coercing = makeAjv(externalSchemas, 'array')
+  return ({ schema, httpPart }: { schema: AnySchema, httpPart?: string }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema)
+}
+
+function withoutRequired (schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutRequired)
+  if (schema === null || typeof schema !== 'object') return schema
+  const out: AnySchema = {}
+  for (const [key, value] of Object.entries(schema)) {
+    // `required` lists property names; a property itself may be called "required".
+    if (key === 'required' && Array.isArray(value)) continue
+    out[key] = key === 'properties'
+      ? Object.fromEntries(Object.entries(value as AnySchema).map(([k, v]) => [k, withoutRequired(v)]))
+      : withoutRequired(value)
+  }
+  return out
+}
+
+export function buildSerializer (externalSchemas: External) {
+  const relaxed = withoutRequired(externalSchemas) as External
+  return ({ schema }: { schema: AnySchema }) => {
+    const external = { ...relaxed }
+    if (typeof schema.$id === 'string') delete external[schema.$id]
+    return fastJsonStringify(withoutRequired(schema) as Parameters<typeof fastJsonStringify>[0], { schema: external })
+  }
+}

@@ -1,0 +1,18 @@
+// Small helpers that every module's handlers use to shape replies.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ifMatchVersions, setVersion } from './caching.js'
+
+export const ifMatch = (request: FastifyRequest) => ifMatchVersions(request.headers['if-match'])
+
+/** A single resource, with its version in the ETag. */
+export function one<T extends { version: number }> (reply: FastifyReply, row: T) {
+  setVersion(reply, row.version)
+  return row
+}
+
+/** 201 Created with a Location header. */
+export function created<T extends { id: string, version: number }> (reply: FastifyReply, request: FastifyRequest, row: T) {
+  const base = request.url.split('?')[0].replace(/\/$/, '')
+  reply.code(201).header('location', `${base}/${row.id}`)
+  return one(reply, row)
+}

@@ -1,0 +1,85 @@
+// Schema pieces shared by every module. Each has an $id, is registered once with addSchema,
+// and is referenced with ref(), so the OpenAPI shows it as one named component.
+import { Type, type Static, type TSchema } from 'typebox'
+
+/** A reference to a registered schema, typed as the schema itself. */
+export function ref<T extends TSchema & { $id?: string }>(schema: T) {
+  if (!schema.$id) throw new Error('ref() needs a schema with an $id')
+  return Type.Unsafe<Static<T>>({ $ref: schema.$id })
+}
+
+export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', description: 'A UUID.' })
+export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC.' })
+export const SlugSchema = Type.String({
+  $id: 'Slug',
+  pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$',
+  minLength: 1,
+  maxLength: 120,
+  description: 'Lowercase a-z, 0-9 and single hyphens; at most 120 characters.'
+})
+
+export const ProblemSchema = Type.Object({
+  type: Type.String({ description: 'A URI reference naming the kind of problem.' }),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String({ description: 'A stable machine-readable code, e.g. SLUG_TAKEN.' }),
+  detail: Type.Optional(Type.String()),
+  instance: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.Object({
+    path: Type.String({ description: 'JSON Pointer to the field, e.g. /headline.' }),
+    in: Type.Union([Type.Literal('body'), Type.Literal('query'), Type.Literal('path'), Type.Literal('header')]),
+    message: Type.String()
+  }))),
+  references: Type.Optional(Type.Array(Type.Object({
+    resource: Type.String(),
+    id: Type.String(),
+    label: Type.String()
+  }), { description: 'What still refers to the resource, when a delete is refused.' }))
+}, { $id: 'Problem', description: 'An RFC 9457 problem document.' })
+export type Problem = Static<typeof ProblemSchema>
+
+export const PageMetaSchema = Type.Object({
+  limit: Type.Integer(),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page.' })
+}, { $id: 'PageMeta' })
+
+export const sharedSchemas = [IdSchema, DateTimeSchema, SlugSchema, ProblemSchema, PageMetaSchema]
+
+export const IdParams = Type.Object({ id: ref(IdSchema) }, { additionalProperties: false })
+export const SlugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })
+
+/** The envelope of every collection. */
+export function page<T extends TSchema>(item: T) {
+  return Type.Object({ data: Type.Array(item), meta: ref(PageMetaSchema) })
+}
+
+export const PaginationQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1 to 100.' }),
+  cursor: Type.Optional(Type.String({ maxLength: 500, description: 'The `meta.nextCursor` of the previous page.' }))
+})
+
+export const FieldsQuery = Type.Object({
+  fields: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated fields to return (sparse fieldset); `id` is always returned.' }))
+})
+
+const problem = (description: string) => ({ ...ref(ProblemSchema), description })
+
+/** Standard error responses, named by status, for the OpenAPI of each route. */
+export const problems = {
+  400: problem('Malformed or invalid request: the `errors` name each field and rule.'),
+  401: problem('No token, or an unknown, revoked or expired one.'),
+  403: problem('The token\'s role may not do this.'),
+  404: problem('No such resource, or one the caller may not see.'),
+  409: problem('Conflict: a slug taken, a delete that would orphan references, or an illegal state change.'),
+  412: problem('`If-Match` does not match the current ETag; nothing was written.'),
+  413: problem('Body too large.'),
+  415: problem('Unsupported media type.'),
+  429: problem('Rate limited; see `Retry-After`.'),
+  503: problem('The database is unreachable; see `Retry-After`.')
+} as const
+
+export function errorResponses<S extends keyof typeof problems>(...statuses: S[]) {
+  const out = {} as { [K in S]: (typeof problems)[K] }
+  for (const s of statuses) out[s] = problems[s]
+  return out
+}

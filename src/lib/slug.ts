@@ -1,0 +1,32 @@
+// Slugs from headlines and names; a clash with a generated slug gets -2, -3, ...
+import { like, or, eq } from 'drizzle-orm'
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core'
+import type { Db } from '../db/client.js'
+
+export const SLUG_MAX = 120
+
+export function slugify (text: string): string {
+  const base = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/['’]/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, SLUG_MAX)
+    .replace(/-+$/g, '')
+  return base || 'untitled'
+}
+
+/** The first free slug among base, base-2, base-3, ... in the given table. */
+export async function uniqueSlug (db: Db, table: PgTable, column: AnyPgColumn, text: string): Promise<string> {
+  const base = slugify(text).slice(0, SLUG_MAX - 8).replace(/-+$/g, '')
+  const rows = await db.select({ slug: column }).from(table)
+    .where(or(eq(column, base), like(column, `${base}-%`))) as Array<{ slug: string }>
+  const taken = new Set(rows.map((r) => r.slug))
+  if (!taken.has(base)) return base
+  for (let n = 2; ; n++) {
+    const candidate = `${base}-${n}`
+    if (!taken.has(candidate)) return candidate
+  }
+}

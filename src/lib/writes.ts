@@ -1,0 +1,37 @@
+// Helpers shared by the services' writes: unique-slug retries and versioned updates.
+import type { Db } from '../db/client.js'
+import { AppError } from '../http/errors.js'
+
+const isUniqueViolation = (error: unknown, constraint: string): boolean => {
+  for (let e: any = error, depth = 0; e && depth < 4; e = e.cause, depth++) {
+    if (e.code === '23505' && (e.constraint === constraint || String(e.message).includes(constraint) || String(e.detail ?? '').includes('slug'))) return true
+  }
+  return false
+}
+
+/**
+ * Runs an insert or update that sets a slug. A slug the client chose that is taken is a 409;
+ * a generated one that a concurrent write took first is generated again.
+ */
+export async function withSlug<T> (
+  db: Db,
+  constraint: string,
+  chosen: string | undefined,
+  generate: (db: Db) => Promise<string>,
+  write: (db: Db, slug: string) => Promise<T>
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // A savepoint, so a clash does not abort the caller's transaction.
+      return await db.transaction(async (tx) => write(tx as unknown as Db, chosen ?? await generate(tx as unknown as Db)))
+    } catch (error) {
+      if (!isUniqueViolation(error, constraint)) throw error
+      if (chosen !== undefined) {
+        throw new AppError('SLUG_TAKEN', `The slug "${chosen}" is already taken.`, {
+          errors: [{ path: '/slug', in: 'body', message: 'is already taken' }]
+        })
+      }
+      if (attempt >= 4) throw error
+    }
+  }
+}

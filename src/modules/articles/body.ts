@@ -1,0 +1,113 @@
+// Body blocks: cleaned on write (inline text keeps links, emphasis and strong only), turned into
+// plain text for search and counts, and rendered to HTML that is safe to insert into a page as is.
+import sanitizeHtml from 'sanitize-html'
+import type { Block } from './schemas.js'
+
+const inlineOptions: sanitizeHtml.IOptions = {
+  allowedTags: ['a', 'em', 'strong'],
+  allowedAttributes: { a: ['href'] },
+  allowedSchemes: ['http', 'https', 'mailto'],
+  allowProtocolRelative: false,
+  transformTags: { b: 'strong', i: 'em' },
+  // Everything else is dropped, keeping its text; scripts and styles lose their text too.
+  disallowedTagsMode: 'discard',
+  nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'iframe', 'object']
+}
+
+/** Inline text as stored: only <a href>, <em> and <strong> survive, everything else is escaped text. */
+export const cleanInline = (text: string) => sanitizeHtml(text, inlineOptions).trim()
+
+const escapeMap: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => escapeMap[c])
+
+/** Plain text of cleaned inline markup. */
+export const inlineToText = (html: string) =>
+  sanitizeHtml(html, { allowedTags: [], allowedAttributes: {} })
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+
+/** Cleans every inline field of every block; the result is what gets stored. */
+export function cleanBlocks (blocks: Block[]): Block[] {
+  return blocks.map((b): Block => {
+    switch (b.type) {
+      case 'paragraph': return { type: 'paragraph', text: cleanInline(b.text) }
+      case 'heading': return { type: 'heading', level: b.level, text: cleanInline(b.text) }
+      case 'quote': return { type: 'quote', text: cleanInline(b.text), ...(b.attribution !== undefined && { attribution: b.attribution.trim() }) }
+      case 'list': return { type: 'list', ordered: b.ordered, items: b.items.map(cleanInline) }
+      case 'photo': return { type: 'photo', photoId: b.photoId, ...(b.caption !== undefined && { caption: cleanInline(b.caption) }) }
+      case 'related': return { type: 'related', articleId: b.articleId }
+      case 'embed': return { type: 'embed', url: b.url }
+    }
+  })
+}
+
+export function blocksToText (blocks: Block[]): string {
+  const parts: string[] = []
+  for (const b of blocks) {
+    if (b.type === 'paragraph' || b.type === 'heading') parts.push(inlineToText(b.text))
+    else if (b.type === 'quote') parts.push(inlineToText(b.text), b.attribution ?? '')
+    else if (b.type === 'list') parts.push(...b.items.map(inlineToText))
+  }
+  return parts.filter(Boolean).join('\n')
+}
+
+export const countWords = (text: string) => (text.match(/[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu) ?? []).length
+// About 200 words a minute; any text takes at least a minute.
+export const readingMinutes = (words: number) => (words === 0 ? 0 : Math.max(1, Math.round(words / 200)))
+
+export function excerptOf (text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  if (flat.length <= max) return flat
+  const cut = flat.slice(0, max)
+  const space = cut.lastIndexOf(' ')
+  return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:.-]+$/, '')}…`
+}
+
+export const photoIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'photo' ? [b.photoId] : [])))]
+export const relatedIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'related' ? [b.articleId] : [])))]
+
+export type RenderPhoto = { url: string, altText: string | null, caption: string | null, credit: string | null, width: number | null, height: number | null }
+export type RenderArticle = { headline: string, slug: string }
+export type RenderContext = {
+  photos: Map<string, RenderPhoto>
+  /** Only the related articles the reader may see; others are left out of the page. */
+  related: Map<string, RenderArticle>
+  articleUrl: (slug: string) => string
+}
+
+const attr = (name: string, value: string | number | null) => (value === null ? '' : ` ${name}="${escapeHtml(String(value))}"`)
+
+export function renderBlocks (blocks: Block[], ctx: RenderContext): string {
+  const out: string[] = []
+  for (const b of blocks) {
+    switch (b.type) {
+      case 'paragraph': out.push(`<p>${b.text}</p>`); break
+      case 'heading': out.push(`<h${b.level}>${b.text}</h${b.level}>`); break
+      case 'quote':
+        out.push(`<blockquote><p>${b.text}</p>${b.attribution ? `<cite>${escapeHtml(b.attribution)}</cite>` : ''}</blockquote>`)
+        break
+      case 'list': {
+        const tag = b.ordered ? 'ol' : 'ul'
+        out.push(`<${tag}>${b.items.map((i) => `<li>${i}</li>`).join('')}</${tag}>`)
+        break
+      }
+      case 'photo': {
+        const p = ctx.photos.get(b.photoId)
+        if (!p) break
+        const caption = b.caption ?? (p.caption ? escapeHtml(p.caption) : '')
+        const credit = p.credit ? `<span class="credit">${escapeHtml(p.credit)}</span>` : ''
+        const figcaption = caption || credit ? `<figcaption>${caption}${caption && credit ? ' ' : ''}${credit}</figcaption>` : ''
+        out.push(`<figure class="photo"><img${attr('src', p.url)}${attr('alt', p.altText ?? '')}${attr('width', p.width)}${attr('height', p.height)}>${figcaption}</figure>`)
+        break
+      }
+      case 'related': {
+        const a = ctx.related.get(b.articleId)
+        if (a) out.push(`<aside class="related"><p>Also read: <a${attr('href', ctx.articleUrl(a.slug))}>${escapeHtml(a.headline)}</a></p></aside>`)
+        break
+      }
+      case 'embed':
+        out.push(`<figure class="embed"><a${attr('href', b.url)} rel="noopener noreferrer">${escapeHtml(b.url)}</a></figure>`)
+        break
+    }
+  }
+  return out.join('\n')
+}

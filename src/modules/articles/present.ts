@@ -1,0 +1,156 @@
+// Turns article rows into API objects: byline, tags, related links, embeds and the rendered
+// body, each loaded for a whole page with one query, so a page costs the same whatever its size.
+import { and, asc, eq, getTableColumns, inArray, lte, type SQL } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
+import { wire } from '../../http/wire.js'
+import { presentAuthors } from '../authors/service.js'
+import { photosByIds } from '../photos/service.js'
+import { photoIdsOf, relatedIdsOf, renderBlocks } from './body.js'
+import type { ArticleInclude, Block } from './schemas.js'
+
+const { search: _search, bodyText: _bodyText, ...fullColumns } = getTableColumns(articles)
+const { body: _body, ...summaryColumns } = fullColumns
+export { fullColumns, summaryColumns }
+
+export type ArticleRow = typeof articles.$inferSelect
+export type LoadedRow = Omit<ArticleRow, 'search' | 'bodyText' | 'body'> & { body?: unknown[] }
+
+export type View = {
+  staff: boolean
+  now: Date
+  include: Set<ArticleInclude>
+  /** Sparse fieldset; undefined means the default representation. */
+  fields?: Set<string>
+  /** Lists leave the body out unless `fields` asks for it. */
+  summary: boolean
+  articleUrl: (slug: string) => string
+}
+
+const bodyFields = ['body', 'bodyHtml']
+
+export function wants (view: View, key: string): boolean {
+  if (view.fields) return key === 'id' || view.fields.has(key)
+  return !(view.summary && bodyFields.includes(key))
+}
+
+export const needsBody = (view: View) => wants(view, 'body') || wants(view, 'bodyHtml')
+
+/** Published, or scheduled and due: what anonymous readers may see. */
+export const publicArticles = (now: Date): SQL =>
+  and(inArray(articles.status, ['published', 'scheduled']), lte(articles.publishedAt, now))!
+
+export const effectiveStatus = (row: Pick<ArticleRow, 'status' | 'publishedAt'>, now: Date) =>
+  row.status === 'scheduled' && row.publishedAt !== null && row.publishedAt <= now ? 'published' : row.status
+
+function groupBy<T, V> (rows: T[], key: (r: T) => string, value: (r: T) => V) {
+  const map = new Map<string, V[]>()
+  for (const r of rows) {
+    const k = key(r)
+    const list = map.get(k)
+    if (list) list.push(value(r))
+    else map.set(k, [value(r)])
+  }
+  return map
+}
+
+async function loadRelatedRefs (db: Db, where: SQL, view: View) {
+  return db.select({ articleId: articleRelated.articleId, id: articles.id, slug: articles.slug, headline: articles.headline })
+    .from(articleRelated)
+    .innerJoin(articles, eq(articles.id, articleRelated.relatedId))
+    .where(view.staff ? where : and(where, publicArticles(view.now)))
+    .orderBy(asc(articleRelated.articleId), asc(articleRelated.position))
+}
+
+export async function presentArticles (db: Db, rows: LoadedRow[], view: View): Promise<Array<Record<string, unknown>>> {
+  if (rows.length === 0) return []
+  const ids = rows.map((r) => r.id)
+  const inc = view.include
+  const want = (key: string) => wants(view, key)
+
+  const bylines = want('authorIds') || inc.has('authors')
+    ? await db.select({ articleId: articleAuthors.articleId, author: authors }).from(articleAuthors)
+      .innerJoin(authors, eq(authors.id, articleAuthors.authorId))
+      .where(inArray(articleAuthors.articleId, ids)).orderBy(asc(articleAuthors.articleId), asc(articleAuthors.position))
+    : []
+  const presentedAuthors = inc.has('authors')
+    ? new Map((await presentAuthors(db, [...new Map(bylines.map((b) => [b.author.id, b.author])).values()], { include: new Set(), staff: view.staff })).map((a) => [a.id, a]))
+    : undefined
+  const byArticleAuthors = groupBy(bylines, (b) => b.articleId, (b) => b.author.id)
+
+  const tagRows: Array<{ articleId: string, tag: typeof tags.$inferSelect }> = want('tagIds') || inc.has('tags')
+    ? await db.select({ articleId: articleTags.articleId, tag: tags }).from(articleTags)
+      .innerJoin(tags, eq(tags.id, articleTags.tagId))
+      .where(inArray(articleTags.articleId, ids)).orderBy(asc(articleTags.articleId), asc(articleTags.position))
+    : []
+  const byArticleTags = groupBy(tagRows, (t) => t.articleId, (t) => t.tag)
+
+  const related = want('relatedArticleIds') || inc.has('relatedArticles')
+    ? await loadRelatedRefs(db, and(inArray(articleRelated.articleId, ids), eq(articleRelated.listed, true))!, view)
+    : []
+  const byArticleRelated = groupBy(related, (r) => r.articleId, ({ articleId: _a, ...ref }) => ref)
+
+  const leadPhotos = inc.has('leadPhoto')
+    ? await photosByIds(db, [...new Set(rows.flatMap((r) => (r.leadPhotoId ? [r.leadPhotoId] : [])))])
+    : undefined
+
+  const sectionIds = [...new Set(rows.flatMap((r) => (r.sectionId ? [r.sectionId] : [])))]
+  const sectionMap = inc.has('section') && sectionIds.length > 0
+    ? new Map((await db.select().from(sections).where(inArray(sections.id, sectionIds))).map((s) => [s.id, s]))
+    : new Map<string, typeof sections.$inferSelect>()
+
+  let renderHtml: ((blocks: Block[]) => string) | undefined
+  if (want('bodyHtml')) {
+    const blocks = rows.flatMap((r) => (r.body ?? []) as Block[])
+    const photoMap = await photosByIds(db, photoIdsOf(blocks))
+    const relatedIds = relatedIdsOf(blocks)
+    const visible = relatedIds.length > 0
+      ? await db.select({ id: articles.id, slug: articles.slug, headline: articles.headline }).from(articles)
+        .where(view.staff ? inArray(articles.id, relatedIds) : and(inArray(articles.id, relatedIds), publicArticles(view.now)))
+      : []
+    const ctx = { photos: photoMap, related: new Map(visible.map((a) => [a.id, a])), articleUrl: view.articleUrl }
+    renderHtml = (b) => renderBlocks(b, ctx)
+  }
+
+  return rows.map((row) => {
+    const authorIds = byArticleAuthors.get(row.id) ?? []
+    const photo = row.leadPhotoId ? leadPhotos?.get(row.leadPhotoId) ?? null : null
+    const full: Record<string, unknown> = {
+      id: row.id,
+      slug: row.slug,
+      headline: row.headline,
+      standfirst: row.standfirst,
+      dateline: row.dateline,
+      body: row.body as Block[] | undefined,
+      bodyHtml: renderHtml?.((row.body ?? []) as Block[]),
+      excerpt: row.customExcerpt ?? row.autoExcerpt,
+      status: effectiveStatus(row, view.now),
+      publishedAt: row.publishedAt,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+      authorIds,
+      leadPhotoId: row.leadPhotoId,
+      leadPhotoCaption: row.leadPhotoCaption,
+      sectionId: row.sectionId,
+      tagIds: (byArticleTags.get(row.id) ?? []).map((t) => t.id),
+      relatedArticleIds: (byArticleRelated.get(row.id) ?? []).map((r) => r.id),
+      commentsOpen: row.commentsOpen,
+      wordCount: row.wordCount,
+      readingTimeMinutes: row.readingTimeMinutes,
+      seo: { title: row.seoTitle, description: row.seoDescription }
+    }
+    if (inc.has('authors')) full.authors = authorIds.map((id) => wire(presentedAuthors!.get(id)!))
+    if (inc.has('leadPhoto')) full.leadPhoto = photo && wire({ ...photo, caption: row.leadPhotoCaption ?? photo.caption })
+    const section = row.sectionId ? sectionMap.get(row.sectionId) : undefined
+    if (inc.has('section')) full.section = section ? wire(section) : null
+    if (inc.has('tags')) full.tags = (byArticleTags.get(row.id) ?? []).map(wire)
+    if (inc.has('relatedArticles')) full.relatedArticles = byArticleRelated.get(row.id) ?? []
+    const out: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(full)) {
+      const isIncluded = inc.has(key as ArticleInclude)
+      if (value !== undefined && (isIncluded || want(key))) out[key] = value
+    }
+    return out
+  })
+}
+

@@ -1,0 +1,143 @@
+// /v1/articles: published stories for everyone; drafts, writes and status changes for staff.
+import type { Routes } from '../../http/type-provider.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { hasRole } from '../../http/auth.js'
+import { setVersion } from '../../http/caching.js'
+import { AppError } from '../../http/errors.js'
+import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
+import { ifMatch } from '../../http/replies.js'
+import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { presentArticles, type LoadedRow, type View } from './present.js'
+import {
+  ArticleSchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
+  RevisionParams, RevisionSchema, UpdateArticleBody, articleIncludes
+} from './schemas.js'
+import {
+  changeStatus, createArticle, deleteArticle, getArticleRow, getRevision, listArticles, listRevisions,
+  updateArticle, type Guard, type Transition
+} from './service.js'
+
+const tags = ['Articles']
+const fields = fieldNames(ArticleSchema)
+
+/** Authors may change only their own drafts; editors and admins may change anything. */
+const guardFor = (request: FastifyRequest): Guard => (row, authorIds) => {
+  const p = request.principal!
+  if (hasRole(p, 'editor')) return
+  const own = row.createdById === p.userId || (p.authorId !== null && authorIds.includes(p.authorId))
+  if (!own) throw new AppError('FORBIDDEN', 'Authors may change only their own articles.')
+  if (row.status !== 'draft') throw new AppError('FORBIDDEN', `Authors may change only drafts; this article is ${row.status}.`)
+}
+
+const articleRoutes: Routes = async (app) => {
+  const articleUrl = (slug: string) => app.config.ARTICLE_URL_TEMPLATE.replace('{slug}', encodeURIComponent(slug))
+
+  const viewOf = (request: FastifyRequest, query: { fields?: string, include?: string }, summary: boolean): View => ({
+    staff: request.principal !== null,
+    now: app.now(),
+    include: parseInclude(query.include, articleIncludes),
+    fields: parseFields(query.fields, fields),
+    summary,
+    articleUrl
+  })
+
+  async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}) {
+    setVersion(reply, row.version)
+    const [article] = await presentArticles(app.db, [row], viewOf(request, query, false))
+    return article
+  }
+  const reload = (request: FastifyRequest, reply: FastifyReply, id: string) =>
+    getArticleRow(app.db, { id }, { staff: true, now: app.now() }).then((row) => one(request, reply, row))
+
+  app.get('/', {
+    config: { access: 'public' },
+    schema: {
+      operationId: 'listArticles', summary: 'List articles (summaries unless `fields` asks for the body)', tags,
+      querystring: ListArticlesQuery, response: { 200: page(ref(ArticleSchema)) }
+    }
+  }, async (request) => {
+    const view = viewOf(request, request.query, true)
+    const result = await listArticles(app.db, request.query, view)
+    return { data: await presentArticles(app.db, result.data, view), meta: result.meta }
+  })
+
+  app.get('/:id', {
+    config: { access: 'public' },
+    schema: { operationId: 'getArticle', summary: 'Get an article', tags, params: IdParams, querystring: GetArticleQuery, response: { 200: ref(ArticleSchema), ...errorResponses(404) } }
+  }, async (request, reply) => {
+    const view = viewOf(request, request.query, false)
+    return one(request, reply, await getArticleRow(app.db, { id: request.params.id }, view), request.query)
+  })
+
+  app.get('/by-slug/:slug', {
+    config: { access: 'public' },
+    schema: { operationId: 'getArticleBySlug', summary: 'Get an article by its slug', tags, params: SlugParams, querystring: GetArticleQuery, response: { 200: ref(ArticleSchema), ...errorResponses(404) } }
+  }, async (request, reply) => {
+    const view = viewOf(request, request.query, false)
+    return one(request, reply, await getArticleRow(app.db, { slug: request.params.slug }, view), request.query)
+  })
+
+  app.post('/', {
+    config: { access: 'author' },
+    schema: { operationId: 'createArticle', summary: 'Create a draft article', tags, body: CreateArticleBody, response: { 201: ref(ArticleSchema), ...errorResponses(409) } }
+  }, async (request, reply) => {
+    const id = await createArticle(app.db, request.body, request.principal)
+    reply.code(201).header('location', `/v1/articles/${id}`)
+    return reload(request, reply, id)
+  })
+
+  app.patch('/:id', {
+    config: { access: 'author' },
+    schema: { operationId: 'updateArticle', summary: 'Update an article (authors: their own drafts)', tags, params: IdParams, body: UpdateArticleBody, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
+  }, async (request, reply) => {
+    await updateArticle(app.db, request.params.id, request.body, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
+    return reload(request, reply, request.params.id)
+  })
+
+  app.delete('/:id', {
+    config: { access: 'author' },
+    schema: { operationId: 'deleteArticle', summary: 'Delete an article (authors: their own drafts)', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
+  }, async (request, reply) => {
+    await deleteArticle(app.db, request.params.id, { ifMatch: ifMatch(request), guard: guardFor(request) })
+    return reply.code(204).send()
+  })
+
+  const transitions: Array<[Transition, string]> = [
+    ['publish', 'Publish now, at a past time, or schedule for a future `publishedAt`'],
+    ['unpublish', 'Take a published or scheduled article back to draft'],
+    ['archive', 'Archive an article: it leaves public lists and pages']
+  ]
+  for (const [transition, summary] of transitions) {
+    app.post(`/:id/${transition}`, {
+      config: { access: 'editor' },
+      // The body is optional: a bare POST publishes now.
+      preValidation: async (request) => { request.body ??= {} },
+      schema: {
+        operationId: `${transition}Article`, summary, tags, params: IdParams,
+        ...(transition === 'publish' && { body: PublishBody }),
+        response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) }
+      }
+    }, async (request, reply) => {
+      const publishedAt = (request.body as { publishedAt?: string } | undefined)?.publishedAt
+      await changeStatus(app.db, request.params.id, transition, { ifMatch: ifMatch(request), now: app.now(), publishedAt, guard: () => {} })
+      return reload(request, reply, request.params.id)
+    })
+  }
+
+  app.get('/:id/revisions', {
+    config: { access: 'author' },
+    schema: { operationId: 'listArticleRevisions', summary: 'List an article\'s earlier versions, newest first', tags, params: IdParams, querystring: ListRevisionsQuery, response: { 200: page(ref(RevisionSchema)), ...errorResponses(404) } }
+  }, async (request) => listRevisions(app.db, request.params.id, request.query.limit, request.query.cursor))
+
+  app.post('/:id/revisions/:revisionId/restore', {
+    config: { access: 'author' },
+    schema: { operationId: 'restoreArticleRevision', summary: 'Restore an earlier version (itself kept as a revision)', tags, params: RevisionParams, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
+  }, async (request, reply) => {
+    const revision = await getRevision(app.db, request.params.id, request.params.revisionId)
+    await updateArticle(app.db, request.params.id, revision.snapshot, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
+    return reload(request, reply, request.params.id)
+  })
+}
+
+export default articleRoutes

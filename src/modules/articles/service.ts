@@ -1,0 +1,318 @@
+// Articles: lists and reads by audience, writes that keep byline, tags, related links and
+// body photos consistent in one transaction, status changes, and revisions.
+import { and, asc, eq, exists, gte, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
+import type { Principal } from '../../http/auth.js'
+import { assertVersion } from '../../http/caching.js'
+import { AppError, notFound } from '../../http/errors.js'
+import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { uniqueSlug } from '../../lib/slug.js'
+import { assertUnreferenced } from '../../lib/references.js'
+import { withSlug } from '../../lib/writes.js'
+import { missingAuthors } from '../authors/service.js'
+import { photosByIds } from '../photos/service.js'
+import { missingTaxonomy } from '../taxonomy/service.js'
+import { blocksToText, cleanBlocks, cleanInline, countWords, excerptOf, inlineToText, photoIdsOf, readingMinutes, relatedIdsOf } from './body.js'
+import { fullColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
+import type { Block, CreateArticle, ListArticles, UpdateArticle } from './schemas.js'
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)
+
+// ---- reads -----------------------------------------------------------------------------
+
+function sortFields (q: string | undefined): Record<string, SortField> {
+  const fields: Record<string, SortField> = {
+    publishedAt: { expr: articles.publishedAt, kind: 'date', nullable: true },
+    createdAt: { expr: articles.createdAt, kind: 'date' },
+    updatedAt: { expr: articles.updatedAt, kind: 'date' },
+    headline: { expr: articles.headline, kind: 'string' }
+  }
+  // float8 so the rank survives the round trip through a cursor exactly.
+  if (q !== undefined) fields.relevance = { expr: sql`ts_rank(${articles.search}, websearch_to_tsquery('english', ${q}))::float8`, kind: 'number' }
+  return fields
+}
+
+function filters (query: ListArticles, view: View): SQL[] {
+  const where: SQL[] = []
+  if (!view.staff) where.push(publicArticles(view.now))
+  if (query.status === 'published') where.push(view.staff ? or(eq(articles.status, 'published'), and(eq(articles.status, 'scheduled'), lte(articles.publishedAt, view.now)))! : sql`true`)
+  else if (query.status === 'scheduled') where.push(and(eq(articles.status, 'scheduled'), sql`${articles.publishedAt} > ${view.now}`)!)
+  else if (query.status !== undefined) where.push(eq(articles.status, query.status))
+  if (query.section !== undefined) {
+    where.push(isUuid(query.section)
+      ? eq(articles.sectionId, query.section)
+      : inArray(articles.sectionId, sqlSelectId(sections, query.section)))
+  }
+  if (query.tag !== undefined) {
+    const tagId = isUuid(query.tag) ? sql`${query.tag}::uuid` : sqlSelectId(tags, query.tag)
+    where.push(exists(sql`select 1 from ${articleTags} where ${articleTags.articleId} = ${articles.id} and ${articleTags.tagId} in (${tagId})`))
+  }
+  if (query.author !== undefined) {
+    const authorId = isUuid(query.author) ? sql`${query.author}::uuid` : sqlSelectId(authors, query.author)
+    where.push(exists(sql`select 1 from ${articleAuthors} where ${articleAuthors.articleId} = ${articles.id} and ${articleAuthors.authorId} in (${authorId})`))
+  }
+  if (query.publishedAfter !== undefined) where.push(gte(articles.publishedAt, new Date(query.publishedAfter)))
+  if (query.publishedBefore !== undefined) where.push(lte(articles.publishedAt, new Date(query.publishedBefore)))
+  if (query.q !== undefined) where.push(sql`${articles.search} @@ websearch_to_tsquery('english', ${query.q})`)
+  return where
+}
+
+function sqlSelectId (table: typeof sections | typeof tags | typeof authors, slug: string) {
+  return sql`select ${table.id} from ${table} where ${table.slug} = ${slug}`
+}
+
+export async function listArticles (db: Db, query: ListArticles, view: View) {
+  if (!view.staff && query.status !== undefined && query.status !== 'published') {
+    throw new AppError('UNAUTHORIZED', 'Only staff may list articles that are not published.', { headers: { 'www-authenticate': 'Bearer realm="dateline"' } })
+  }
+  const sort = parseSort(query.sort, sortFields(query.q), query.q !== undefined ? '-relevance' : '-publishedAt')
+  const cursor = decodeCursor(query.cursor, sort)
+  const { where, orderBy } = keyset(sort, articles.id, cursor)
+  const columns = needsBody(view) ? fullColumns : summaryColumns
+  const rows = await db.select({ ...columns, sortValue: sql<unknown>`${sort.field.expr}` }).from(articles)
+    .where(and(...filters(query, view), where)).orderBy(...orderBy).limit(query.limit + 1)
+  return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue)
+}
+
+export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>) {
+  const cond = 'id' in by ? eq(articles.id, by.id) : eq(articles.slug, by.slug)
+  const [row] = await db.select(fullColumns).from(articles).where(view.staff ? cond : and(cond, publicArticles(view.now)))
+  if (!row) throw notFound('Article')
+  return row as LoadedRow
+}
+
+// ---- writes ----------------------------------------------------------------------------
+
+type Links = { authorIds: string[], tagIds: string[], relatedArticleIds: string[], body: Block[] }
+
+/** Refuses references to things that do not exist, naming each one. */
+async function assertReferences (db: Db, input: UpdateArticle, links: Partial<Links>, selfId?: string) {
+  const errors: Array<{ path: string, in: 'body', message: string }> = []
+  const flag = (path: string, message: string) => errors.push({ path, in: 'body', message })
+  if (links.authorIds) {
+    const missing = new Set(await missingAuthors(db, links.authorIds))
+    links.authorIds.forEach((id, i) => missing.has(id) && flag(`/authorIds/${i}`, 'is not the id of an author'))
+  }
+  if (links.tagIds) {
+    const missing = new Set(await missingTaxonomy(db, 'tag', links.tagIds))
+    links.tagIds.forEach((id, i) => missing.has(id) && flag(`/tagIds/${i}`, 'is not the id of a tag'))
+  }
+  if (input.sectionId && (await missingTaxonomy(db, 'section', [input.sectionId])).length > 0) flag('/sectionId', 'is not the id of a section')
+  const body = links.body ?? []
+  const photoIds = [...new Set([...(input.leadPhotoId ? [input.leadPhotoId] : []), ...photoIdsOf(body)])]
+  const photos = await photosByIds(db, photoIds)
+  if (input.leadPhotoId && !photos.has(input.leadPhotoId)) flag('/leadPhotoId', 'is not the id of a photo')
+  const relatedIds = [...new Set([...(links.relatedArticleIds ?? []), ...relatedIdsOf(body)])]
+  const found = relatedIds.length > 0
+    ? new Set((await db.select({ id: articles.id }).from(articles).where(inArray(articles.id, relatedIds))).map((r) => r.id))
+    : new Set<string>()
+  const relatedProblem = (id: string) => (id === selfId ? 'is this article itself' : found.has(id) ? undefined : 'is not the id of an article')
+  links.relatedArticleIds?.forEach((id, i) => { const p = relatedProblem(id); if (p) flag(`/relatedArticleIds/${i}`, p) })
+  body.forEach((b, i) => {
+    if (b.type === 'photo' && !photos.has(b.photoId)) flag(`/body/${i}/photoId`, 'is not the id of a photo')
+    if (b.type === 'related') { const p = relatedProblem(b.articleId); if (p) flag(`/body/${i}/articleId`, p) }
+  })
+  if (errors.length > 0) {
+    throw new AppError('VALIDATION_FAILED', errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors })
+  }
+}
+
+function derived (body: Block[], standfirst: string | null) {
+  const text = blocksToText(body)
+  const words = countWords(text)
+  return { bodyText: text, wordCount: words, readingTimeMinutes: readingMinutes(words), autoExcerpt: excerptOf(standfirst ? inlineToText(standfirst) : text) }
+}
+
+async function writeLinks (db: Db, articleId: string, links: Partial<Links>) {
+  if (links.authorIds) {
+    await db.delete(articleAuthors).where(eq(articleAuthors.articleId, articleId))
+    if (links.authorIds.length > 0) await db.insert(articleAuthors).values(links.authorIds.map((authorId, position) => ({ articleId, authorId, position })))
+  }
+  if (links.tagIds) {
+    await db.delete(articleTags).where(eq(articleTags.articleId, articleId))
+    if (links.tagIds.length > 0) await db.insert(articleTags).values(links.tagIds.map((tagId, position) => ({ articleId, tagId, position })))
+  }
+  if (links.relatedArticleIds && links.body) {
+    const listed = links.relatedArticleIds
+    const fromBody = relatedIdsOf(links.body).filter((id) => !listed.includes(id))
+    await db.delete(articleRelated).where(eq(articleRelated.articleId, articleId))
+    const rows = [...listed.map((relatedId) => ({ relatedId, listed: true })), ...fromBody.map((relatedId) => ({ relatedId, listed: false }))]
+    if (rows.length > 0) await db.insert(articleRelated).values(rows.map((r, position) => ({ articleId, ...r, position })))
+  }
+  if (links.body) {
+    await db.delete(articleBodyPhotos).where(eq(articleBodyPhotos.articleId, articleId))
+    const ids = photoIdsOf(links.body)
+    if (ids.length > 0) await db.insert(articleBodyPhotos).values(ids.map((photoId) => ({ articleId, photoId })))
+  }
+}
+
+const clean = (s: string | null | undefined) => (s === undefined || s === null ? s : cleanInline(s) || null)
+
+function columnsOf (input: UpdateArticle) {
+  return {
+    ...(input.headline !== undefined && { headline: input.headline.trim() }),
+    ...(input.standfirst !== undefined && { standfirst: clean(input.standfirst) }),
+    ...(input.dateline !== undefined && { dateline: input.dateline?.trim() || null }),
+    ...(input.excerpt !== undefined && { customExcerpt: input.excerpt?.trim() || null }),
+    ...(input.leadPhotoId !== undefined && { leadPhotoId: input.leadPhotoId }),
+    ...(input.leadPhotoCaption !== undefined && { leadPhotoCaption: clean(input.leadPhotoCaption) }),
+    ...(input.sectionId !== undefined && { sectionId: input.sectionId }),
+    ...(input.commentsOpen !== undefined && { commentsOpen: input.commentsOpen }),
+    ...(input.seo?.title !== undefined && { seoTitle: input.seo.title }),
+    ...(input.seo?.description !== undefined && { seoDescription: input.seo.description })
+  }
+}
+
+export async function createArticle (db: Db, input: CreateArticle, actor: Principal | null) {
+  const body = cleanBlocks(input.body ?? [])
+  const links: Links = {
+    authorIds: input.authorIds ?? (actor?.authorId ? [actor.authorId] : []),
+    tagIds: input.tagIds ?? [],
+    relatedArticleIds: input.relatedArticleIds ?? [],
+    body
+  }
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    await assertReferences(tx, input, links)
+    const columns = columnsOf(input)
+    const row = await withSlug(tx, 'articles_slug_key', input.slug, (g) => uniqueSlug(g, articles, articles.slug, input.headline), async (w, slug) => {
+      const [inserted] = await w.insert(articles).values({
+        ...columns,
+        headline: input.headline.trim(),
+        slug,
+        body,
+        ...derived(body, columns.standfirst ?? null),
+        createdById: actor?.userId ?? null
+      }).returning({ id: articles.id })
+      return inserted
+    })
+    await writeLinks(tx, row.id, links)
+    return row.id
+  })
+}
+
+/** The writable state of an article, as a revision keeps it and as an update applies it. */
+async function snapshotOf (db: Db, row: LoadedRow): Promise<UpdateArticle> {
+  const [a, t, r] = await Promise.all([
+    db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, row.id)).orderBy(asc(articleAuthors.position)),
+    db.select({ id: articleTags.tagId }).from(articleTags).where(eq(articleTags.articleId, row.id)).orderBy(asc(articleTags.position)),
+    db.select({ id: articleRelated.relatedId }).from(articleRelated).where(and(eq(articleRelated.articleId, row.id), eq(articleRelated.listed, true))).orderBy(asc(articleRelated.position))
+  ])
+  return {
+    headline: row.headline,
+    slug: row.slug,
+    standfirst: row.standfirst,
+    dateline: row.dateline,
+    body: (row.body ?? []) as Block[],
+    excerpt: row.customExcerpt,
+    authorIds: a.map((x) => x.id),
+    leadPhotoId: row.leadPhotoId,
+    leadPhotoCaption: row.leadPhotoCaption,
+    sectionId: row.sectionId,
+    tagIds: t.map((x) => x.id),
+    relatedArticleIds: r.map((x) => x.id),
+    commentsOpen: row.commentsOpen,
+    seo: { title: row.seoTitle, description: row.seoDescription }
+  }
+}
+
+export type Guard = (row: LoadedRow, authorIds: string[]) => void
+
+async function lockArticle (db: Db, id: string, ifMatch: number[] | undefined, guard: Guard) {
+  const [row] = await db.select(fullColumns).from(articles).where(eq(articles.id, id)).for('update')
+  if (!row) throw notFound('Article')
+  const current = row as LoadedRow
+  const bylines = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, id))
+  guard(current, bylines.map((b) => b.id))
+  assertVersion(current.version, ifMatch)
+  return current
+}
+
+export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: number[], now: Date, actor: Principal | null, guard: Guard }) {
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    const current = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const before = await snapshotOf(tx, current)
+    const body = input.body !== undefined ? cleanBlocks(input.body) : undefined
+    const links: Partial<Links> = {
+      authorIds: input.authorIds,
+      tagIds: input.tagIds,
+      // Related links come from both the list and the body; either change rewrites them.
+      ...((input.relatedArticleIds !== undefined || body !== undefined) && {
+        relatedArticleIds: input.relatedArticleIds ?? before.relatedArticleIds,
+        body: body ?? before.body
+      })
+    }
+    await assertReferences(tx, input, links, id)
+    const columns = columnsOf(input)
+    const standfirst = columns.standfirst !== undefined ? columns.standfirst : current.standfirst
+    const recompute = body !== undefined || columns.standfirst !== undefined
+    await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, async (w, slug) => {
+      await w.update(articles).set({
+        ...columns,
+        slug,
+        ...(body !== undefined && { body }),
+        ...(recompute && derived(body ?? before.body ?? [], standfirst ?? null)),
+        version: current.version + 1,
+        updatedAt: opts.now
+      }).where(eq(articles.id, id))
+    })
+    await writeLinks(tx, id, links)
+    await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
+    return id
+  })
+}
+
+export type Transition = 'publish' | 'unpublish' | 'archive'
+
+export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: number[], now: Date, publishedAt?: string, guard: Guard }) {
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    const current = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    let next: Partial<typeof articles.$inferInsert>
+    if (transition === 'publish') {
+      const at = opts.publishedAt ? new Date(opts.publishedAt) : opts.now
+      next = { status: at > opts.now ? 'scheduled' : 'published', publishedAt: at }
+    } else if (transition === 'unpublish') {
+      if (current.status !== 'published' && current.status !== 'scheduled') {
+        throw new AppError('INVALID_STATE', `Only a published or scheduled article can be unpublished; this one is ${current.status}.`)
+      }
+      next = { status: 'draft', publishedAt: null }
+    } else {
+      if (current.status === 'archived') throw new AppError('INVALID_STATE', 'The article is already archived.')
+      next = { status: 'archived' }
+    }
+    await tx.update(articles).set({ ...next, version: current.version + 1, updatedAt: opts.now }).where(eq(articles.id, id))
+    return id
+  })
+}
+
+export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: number[], guard: Guard }) {
+  await db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const linking = await tx.select({ id: articles.id, label: articles.headline }).from(articleRelated)
+      .innerJoin(articles, eq(articles.id, articleRelated.articleId))
+      .where(and(eq(articleRelated.relatedId, id), ne(articleRelated.articleId, id))).limit(50)
+    assertUnreferenced('The article', linking.map((r) => ({ resource: 'article', ...r })))
+    await tx.delete(articles).where(eq(articles.id, id))
+  })
+}
+
+// ---- revisions -------------------------------------------------------------------------
+
+export async function listRevisions (db: Db, articleId: string, limit: number, cursorRaw: string | undefined) {
+  await getArticleRow(db, { id: articleId }, { staff: true, now: new Date(0) })
+  const sort = parseSort('-createdAt', { createdAt: { expr: articleRevisions.createdAt, kind: 'date' } }, '-createdAt')
+  const { where, orderBy } = keyset(sort, articleRevisions.id, decodeCursor(cursorRaw, sort))
+  const rows = await db.select().from(articleRevisions).where(and(eq(articleRevisions.articleId, articleId), where)).orderBy(...orderBy).limit(limit + 1)
+  return paginate(rows, limit, sort, (r) => r.createdAt)
+}
+
+export async function getRevision (db: Db, articleId: string, revisionId: string) {
+  const [row] = await db.select().from(articleRevisions).where(and(eq(articleRevisions.id, revisionId), eq(articleRevisions.articleId, articleId)))
+  if (!row) throw notFound('Revision')
+  return row
+}
+

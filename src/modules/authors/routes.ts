@@ -1,0 +1,64 @@
+// /v1/authors: read by anyone (email only for staff), written by editors.
+import type { Routes } from '../../http/type-provider.js'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { fieldNames, parseFields, parseInclude, pickFields } from '../../http/fields.js'
+import { created, ifMatch, one } from '../../http/replies.js'
+import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { AuthorSchema, CreateAuthorBody, GetAuthorQuery, ListAuthorsQuery, UpdateAuthorBody, authorIncludes } from './schemas.js'
+import { createAuthor, deleteAuthor, getAuthor, listAuthors, presentAuthors, updateAuthor, type AuthorRow } from './service.js'
+
+const tags = ['Authors']
+const fields = fieldNames(AuthorSchema)
+
+const authorRoutes: Routes = async (app) => {
+  const view = (request: FastifyRequest, include?: string) =>
+    ({ include: parseInclude(include, authorIncludes), staff: request.principal !== null })
+
+  async function present (request: FastifyRequest, row: AuthorRow, query: { fields?: string, include?: string }) {
+    const chosen = parseFields(query.fields, fields)
+    const [author] = await presentAuthors(app.db, [row], view(request, query.include))
+    return pickFields(author, chosen)
+  }
+
+  app.get('/', {
+    config: { access: 'public' },
+    schema: { operationId: 'listAuthors', summary: 'List authors', tags, querystring: ListAuthorsQuery, response: { 200: page(ref(AuthorSchema)) } }
+  }, async (request) => {
+    const chosen = parseFields(request.query.fields, fields)
+    const v = view(request, request.query.include)
+    const result = await listAuthors(app.db, request.query)
+    return { data: (await presentAuthors(app.db, result.data, v)).map((a) => pickFields(a, chosen)), meta: result.meta }
+  })
+
+  app.get('/:id', {
+    config: { access: 'public' },
+    schema: { operationId: 'getAuthor', summary: 'Get an author', tags, params: IdParams, querystring: GetAuthorQuery, response: { 200: ref(AuthorSchema), ...errorResponses(404) } }
+  }, async (request, reply) => present(request, one(reply, await getAuthor(app.db, { id: request.params.id })), request.query))
+
+  app.get('/by-slug/:slug', {
+    config: { access: 'public' },
+    schema: { operationId: 'getAuthorBySlug', summary: 'Get an author by slug', tags, params: SlugParams, querystring: GetAuthorQuery, response: { 200: ref(AuthorSchema), ...errorResponses(404) } }
+  }, async (request, reply) => present(request, one(reply, await getAuthor(app.db, { slug: request.params.slug })), request.query))
+
+  app.post('/', {
+    config: { access: 'editor' },
+    schema: { operationId: 'createAuthor', summary: 'Create an author', tags, body: CreateAuthorBody, response: { 201: ref(AuthorSchema), ...errorResponses(409) } }
+  }, async (request, reply) => present(request, created(reply, request, await createAuthor(app.db, request.body)), {}))
+
+  app.patch('/:id', {
+    config: { access: 'editor' },
+    schema: { operationId: 'updateAuthor', summary: 'Update an author', tags, params: IdParams, body: UpdateAuthorBody, response: { 200: ref(AuthorSchema), ...errorResponses(404, 409, 412) } }
+  }, async (request, reply) =>
+    present(request, one(reply, await updateAuthor(app.db, request.params.id, request.body, ifMatch(request), app.now())), {}))
+
+  app.delete('/:id', {
+    config: { access: 'editor' },
+    schema: { operationId: 'deleteAuthor', summary: 'Delete an author who is in no byline', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
+  }, async (request, reply) => {
+    await deleteAuthor(app.db, request.params.id, ifMatch(request))
+    return reply.code(204).send()
+  })
+}
+
+export default authorRoutes

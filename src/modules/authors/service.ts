@@ -1,0 +1,103 @@
+// Authors: bylines, with avatars; private email reaches staff only.
+import { asc, eq, inArray, type SQL } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { articleAuthors, articles, authors, users } from '../../db/schema.js'
+import { assertVersion } from '../../http/caching.js'
+import { invalidField, notFound } from '../../http/errors.js'
+import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { uniqueSlug } from '../../lib/slug.js'
+import { assertUnreferenced, type Reference } from '../../lib/references.js'
+import { withSlug } from '../../lib/writes.js'
+import { wire } from '../../http/wire.js'
+import { photosByIds, type PhotoRow } from '../photos/service.js'
+import type { CreateAuthor, ListAuthors, UpdateAuthor } from './schemas.js'
+
+export type AuthorRow = typeof authors.$inferSelect
+export type AuthorView = { include: Set<'avatar'>, staff: boolean }
+export type AuthorOut = Omit<AuthorRow, 'version' | 'email'> & { email?: string | null, avatar?: Record<string, unknown> | null }
+
+const sorts: Record<string, SortField> = {
+  name: { expr: authors.name, kind: 'string' },
+  createdAt: { expr: authors.createdAt, kind: 'date' }
+}
+
+const avatarOf = (avatars: Map<string, PhotoRow>, id: string | null) => {
+  const photo = id ? avatars.get(id) : undefined
+  return photo ? wire(photo) : null
+}
+
+/** Shapes rows for a reader: embeds avatars with one query, hides email from the public. */
+export async function presentAuthors (db: Db, rows: AuthorRow[], view: AuthorView): Promise<AuthorOut[]> {
+  const avatars = view.include.has('avatar')
+    ? await photosByIds(db, [...new Set(rows.flatMap((r) => (r.avatarId ? [r.avatarId] : [])))])
+    : undefined
+  return rows.map(({ version: _v, email, ...rest }) => ({
+    ...rest,
+    ...(view.staff && { email }),
+    ...(avatars && { avatar: avatarOf(avatars, rest.avatarId) })
+  }))
+}
+
+export async function listAuthors (db: Db, query: ListAuthors) {
+  const sort = parseSort(query.sort, sorts, 'name')
+  const { where, orderBy } = keyset(sort, authors.id, decodeCursor(query.cursor, sort))
+  const rows = await db.select().from(authors).where(where).orderBy(...orderBy).limit(query.limit + 1)
+  return paginate(rows, query.limit, sort, (r) => (sort.field === sorts.name ? r.name : r.createdAt))
+}
+
+export async function getAuthor (db: Db, by: { id: string } | { slug: string }) {
+  const cond: SQL = 'id' in by ? eq(authors.id, by.id) : eq(authors.slug, by.slug)
+  const [row] = await db.select().from(authors).where(cond)
+  if (!row) throw notFound('Author')
+  return row
+}
+
+async function assertAvatar (db: Db, avatarId: string | null | undefined) {
+  if (avatarId && (await photosByIds(db, [avatarId])).size === 0) throw invalidField('/avatarId', 'is not the id of a photo')
+}
+
+export async function createAuthor (db: Db, input: CreateAuthor) {
+  await assertAvatar(db, input.avatarId)
+  return withSlug(db, 'authors_slug_key', input.slug, (tx) => uniqueSlug(tx, authors, authors.slug, input.name), async (tx, slug) => {
+    const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {} }).returning()
+    return row
+  })
+}
+
+export async function updateAuthor (db: Db, id: string, input: UpdateAuthor, ifMatch: number[] | undefined, now: Date) {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(authors).where(eq(authors.id, id)).for('update')
+    if (!current) throw notFound('Author')
+    assertVersion(current.version, ifMatch)
+    await assertAvatar(tx as unknown as Db, input.avatarId)
+    return withSlug(tx as unknown as Db, 'authors_slug_key', input.slug, async () => current.slug, async (w, slug) => {
+      const [row] = await w.update(authors).set({ ...input, slug, version: current.version + 1, updatedAt: now }).where(eq(authors.id, id)).returning()
+      return row
+    })
+  })
+}
+
+async function references (db: Db, id: string): Promise<Reference[]> {
+  const bylines = await db.select({ id: articles.id, label: articles.headline }).from(articleAuthors)
+    .innerJoin(articles, eq(articles.id, articleAuthors.articleId))
+    .where(eq(articleAuthors.authorId, id)).orderBy(asc(articles.createdAt)).limit(50)
+  return bylines.map((r) => ({ resource: 'article', ...r }))
+}
+
+export async function deleteAuthor (db: Db, id: string, ifMatch: number[] | undefined) {
+  await db.transaction(async (tx) => {
+    const [current] = await tx.select().from(authors).where(eq(authors.id, id)).for('update')
+    if (!current) throw notFound('Author')
+    assertVersion(current.version, ifMatch)
+    assertUnreferenced(`Author "${current.name}"`, await references(tx as unknown as Db, id))
+    // A staff user linked to this byline keeps their account, unlinked.
+    await tx.update(users).set({ authorId: null }).where(eq(users.authorId, id))
+    await tx.delete(authors).where(eq(authors.id, id))
+  })
+}
+
+export async function missingAuthors (db: Db, ids: string[]) {
+  if (ids.length === 0) return []
+  const found = new Set((await db.select({ id: authors.id }).from(authors).where(inArray(authors.id, ids))).map((r) => r.id))
+  return ids.filter((id) => !found.has(id))
+}

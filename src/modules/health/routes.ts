@@ -1,0 +1,30 @@
+// Liveness (the process answers) and readiness (the database answers) for load balancers.
+import type { Routes } from '../../http/type-provider.js'
+import { Type } from 'typebox'
+import { AppError } from '../../http/errors.js'
+import { problems } from '../../http/schemas.js'
+
+const Status = Type.Object({ status: Type.Literal('ok'), database: Type.Optional(Type.Literal('ok')) })
+
+const healthRoutes: Routes = async (app) => {
+  app.get('/live', {
+    schema: { operationId: 'live', summary: 'The process is up', tags: ['Health'], response: { 200: Status } }
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { status: 'ok' as const }
+  })
+
+  app.get('/ready', {
+    schema: { operationId: 'ready', summary: 'The database answers', tags: ['Health'], response: { 200: Status, 503: problems[503] } }
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    try {
+      await app.database.ping()
+    } catch {
+      throw new AppError('UNAVAILABLE', 'The database does not answer.', { headers: { 'retry-after': '5' } })
+    }
+    return { status: 'ok' as const, database: 'ok' as const }
+  })
+}
+
+export default healthRoutes

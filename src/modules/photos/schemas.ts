@@ -1,0 +1,49 @@
+// Photo metadata: what a page needs to show a picture and credit it.
+import { Type, type Static } from 'typebox'
+import { sortQuery } from '../../http/pagination.js'
+import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, ref } from '../../http/schemas.js'
+import { NullableText } from '../taxonomy/schemas.js'
+
+const HttpUrl = Type.String({ format: 'uri', pattern: '^https?://|^/', maxLength: 2000, description: 'An http(s) URL, or a path on this server.' })
+
+export const PhotoSchema = Type.Object({
+  id: ref(IdSchema),
+  caption: Type.Union([Type.String(), Type.Null()]),
+  credit: Type.Union([Type.String(), Type.Null()], { description: 'Who to credit, e.g. "PHOTO: ISPR".' }),
+  altText: Type.Union([Type.String(), Type.Null()]),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  mimeType: Type.Union([Type.String(), Type.Null()]),
+  bytes: Type.Union([Type.Integer(), Type.Null()]),
+  url: Type.String(),
+  renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String() })),
+  createdAt: ref(DateTimeSchema),
+  updatedAt: ref(DateTimeSchema)
+}, { $id: 'Photo', additionalProperties: false })
+
+export const CreatePhotoBody = Type.Object({
+  url: Type.Unsafe<string>(HttpUrl),
+  caption: Type.Optional(NullableText(2000)),
+  credit: Type.Optional(NullableText(300)),
+  altText: Type.Optional(NullableText(1000)),
+  width: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
+  height: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
+  mimeType: Type.Optional(Type.Union([Type.String({ pattern: '^image/[a-z0-9.+-]+$', maxLength: 100 }), Type.Null()])),
+  bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  renditions: Type.Optional(Type.Array(Type.Object({
+    width: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    url: Type.Unsafe<string>(HttpUrl)
+  }, { additionalProperties: false }), { maxItems: 20 }))
+}, { additionalProperties: false })
+
+export const UpdatePhotoBody = Type.Partial(CreatePhotoBody, { additionalProperties: false, minProperties: 1 })
+
+export const ListPhotosQuery = Type.Object({
+  ...PaginationQuery.properties,
+  ...FieldsQuery.properties,
+  sort: sortQuery(['createdAt'], '-createdAt')
+}, { additionalProperties: false })
+
+export type CreatePhoto = Static<typeof CreatePhotoBody>
+export type UpdatePhoto = Static<typeof UpdatePhotoBody>
+export type ListPhotos = Static<typeof ListPhotosQuery>

@@ -1,0 +1,69 @@
+// Photo metadata: create, read, update, and delete when nothing uses the photo.
+import { eq, inArray } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
+import { assertVersion } from '../../http/caching.js'
+import { notFound } from '../../http/errors.js'
+import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
+import { assertUnreferenced, type Reference } from '../../lib/references.js'
+import type { CreatePhoto, ListPhotos, UpdatePhoto } from './schemas.js'
+
+export type PhotoRow = typeof photos.$inferSelect
+
+export async function listPhotos (db: Db, query: ListPhotos) {
+  const sort = parseSort(query.sort, { createdAt: { expr: photos.createdAt, kind: 'date' } }, '-createdAt')
+  const { where, orderBy } = keyset(sort, photos.id, decodeCursor(query.cursor, sort))
+  const rows = await db.select().from(photos).where(where).orderBy(...orderBy).limit(query.limit + 1)
+  return paginate(rows, query.limit, sort, (r) => r.createdAt)
+}
+
+export async function getPhoto (db: Db, id: string) {
+  const [row] = await db.select().from(photos).where(eq(photos.id, id))
+  if (!row) throw notFound('Photo')
+  return row
+}
+
+export async function photosByIds (db: Db, ids: string[]) {
+  if (ids.length === 0) return new Map<string, PhotoRow>()
+  const rows = await db.select().from(photos).where(inArray(photos.id, ids))
+  return new Map(rows.map((r) => [r.id, r]))
+}
+
+export async function createPhoto (db: Db, input: CreatePhoto, createdById: string | null) {
+  const [row] = await db.insert(photos).values({ ...input, createdById }).returning()
+  return row
+}
+
+export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: number[] | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(photos).where(eq(photos.id, id)).for('update')
+    if (!current) throw notFound('Photo')
+    canEdit(current)
+    assertVersion(current.version, ifMatch)
+    const [row] = await tx.update(photos).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(photos.id, id)).returning()
+    return row
+  })
+}
+
+async function references (db: Db, id: string): Promise<Reference[]> {
+  const lead = await db.select({ id: articles.id, label: articles.headline }).from(articles).where(eq(articles.leadPhotoId, id)).limit(50)
+  const inBody = await db.select({ id: articles.id, label: articles.headline }).from(articleBodyPhotos)
+    .innerJoin(articles, eq(articles.id, articleBodyPhotos.articleId)).where(eq(articleBodyPhotos.photoId, id)).limit(50)
+  const avatars = await db.select({ id: authors.id, label: authors.name }).from(authors).where(eq(authors.avatarId, id)).limit(50)
+  const seen = new Set<string>()
+  return [
+    ...[...lead, ...inBody].map((r) => ({ resource: 'article', ...r })),
+    ...avatars.map((r) => ({ resource: 'author', ...r }))
+  ].filter((r) => !seen.has(r.resource + r.id) && seen.add(r.resource + r.id))
+}
+
+export async function deletePhoto (db: Db, id: string, ifMatch: number[] | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
+  await db.transaction(async (tx) => {
+    const [current] = await tx.select().from(photos).where(eq(photos.id, id)).for('update')
+    if (!current) throw notFound('Photo')
+    canEdit(current)
+    assertVersion(current.version, ifMatch)
+    assertUnreferenced(`Photo ${id}`, await references(tx as unknown as Db, id))
+    await tx.delete(photos).where(eq(photos.id, id))
+  })
+}

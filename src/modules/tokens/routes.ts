@@ -1,0 +1,66 @@
+// /v1/tokens: admins manage every token; other staff list, create and revoke their own.
+import type { Routes } from '../../http/type-provider.js'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { hasRole } from '../../http/auth.js'
+import { AppError } from '../../http/errors.js'
+import { IdParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { CreateTokenBody, CreatedTokenSchema, ListTokensQuery, TokenSchema } from '../users/schemas.js'
+import { getUser } from '../users/service.js'
+import { createToken, getToken, listTokens, publicToken, revokeToken } from './service.js'
+
+const tags = ['Tokens']
+
+/** Non-admins act on their own tokens only; someone else's token is a 404 to them. */
+function assertOwn (request: FastifyRequest, userId: string, notYours: () => Error) {
+  if (!hasRole(request.principal, 'admin') && userId !== request.principal!.userId) throw notYours()
+}
+
+const tokenRoutes: Routes = async (app) => {
+  app.get('/', {
+    config: { access: 'author' },
+    schema: { operationId: 'listTokens', summary: 'List tokens (admins: all, or one user\'s; others: their own)', tags, querystring: ListTokensQuery, response: { 200: page(ref(TokenSchema)) } }
+  }, async (request) => {
+    const isAdmin = hasRole(request.principal, 'admin')
+    const userId = isAdmin ? request.query.userId : request.principal!.userId
+    if (!isAdmin && request.query.userId && request.query.userId !== userId) throw new AppError('FORBIDDEN', 'Only admins may list other users\' tokens.')
+    return listTokens(app.db, { ...request.query, userId })
+  })
+
+  app.post('/', {
+    config: { access: 'author' },
+    schema: { operationId: 'createToken', summary: 'Create a token; the secret is in the response, once', tags, body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(404) } }
+  }, async (request, reply) => {
+    const userId = request.body.userId ?? request.principal!.userId
+    assertOwn(request, userId, () => new AppError('FORBIDDEN', 'Only admins may create tokens for other users.'))
+    await getUser(app.db, userId)
+    const expiresAt = request.body.expiresAt ? new Date(request.body.expiresAt) : null
+    if (expiresAt && expiresAt <= app.now()) {
+      throw new AppError('VALIDATION_FAILED', 'expiresAt must be in the future.', { errors: [{ path: '/expiresAt', in: 'body', message: 'must be in the future' }] })
+    }
+    const { row, secret } = await createToken(app.db, { userId, label: request.body.label, expiresAt })
+    reply.code(201).header('location', `/v1/tokens/${row.id}`).header('cache-control', 'no-store')
+    return { ...publicToken(row), token: secret }
+  })
+
+  app.get('/:id', {
+    config: { access: 'author' },
+    schema: { operationId: 'getToken', summary: 'Get a token (never its secret)', tags, params: IdParams, response: { 200: ref(TokenSchema), ...errorResponses(404) } }
+  }, async (request) => {
+    const token = await getToken(app.db, request.params.id)
+    assertOwn(request, token.userId, () => new AppError('NOT_FOUND', 'Token not found.'))
+    return token
+  })
+
+  app.delete('/:id', {
+    config: { access: 'author' },
+    schema: { operationId: 'revokeToken', summary: 'Revoke a token', tags, params: IdParams, response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses(404) } }
+  }, async (request, reply) => {
+    const token = await getToken(app.db, request.params.id)
+    assertOwn(request, token.userId, () => new AppError('NOT_FOUND', 'Token not found.'))
+    await revokeToken(app.db, token.id, app.now())
+    return reply.code(204).send()
+  })
+}
+
+export default tokenRoutes

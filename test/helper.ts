@@ -1,0 +1,93 @@
+// build(t): a real app over a real database of its own (in-memory PGlite, or a fresh
+// PostgreSQL database when TEST_DATABASE_URL is set), with a staff user and token per role.
+import { randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
+import pg from 'pg'
+import { buildApp, type App } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { openDatabase, type Database } from '../src/db/client.js'
+import { createAuthor } from '../src/modules/authors/service.js'
+import { createToken } from '../src/modules/tokens/service.js'
+import { createUser } from '../src/modules/users/service.js'
+
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL
+
+/** A database of this test's own: dropped again at teardown. */
+export async function openTestDatabase (t: Test, onQuery?: (q: string) => void): Promise<{ database: Database, url?: string }> {
+  if (!testDatabaseUrl) {
+    const database = await openDatabase({ inMemory: true, onQuery })
+    t.teardown(() => database.close())
+    return { database }
+  }
+  const name = `dateline_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: testDatabaseUrl })
+  await admin.connect()
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const url = new URL(testDatabaseUrl)
+  url.pathname = `/${name}`
+  const database = await openDatabase({ url: url.toString(), onQuery, poolSize: 5 })
+  t.teardown(async () => {
+    await database.close()
+    const c = new pg.Client({ connectionString: testDatabaseUrl })
+    await c.connect()
+    await c.query(`drop database if exists ${name} with (force)`)
+    await c.end()
+  })
+  return { database, url: url.toString() }
+}
+
+export type Staff = { token: string, userId: string, authorId: string | null }
+
+export type Harness = {
+  app: App
+  database: Database
+  /** Every SQL statement run since the last reset. */
+  queries: string[]
+  admin: Staff
+  editor: Staff
+  author: Staff
+  otherAuthor: Staff
+  config: Config
+}
+
+export type BuildOptions = { now?: () => Date, env?: Record<string, string>, database?: Database }
+
+export async function build (t: Test, options: BuildOptions = {}): Promise<Harness> {
+  const queries: string[] = []
+  const database = options.database ?? (await openTestDatabase(t, (q) => queries.push(q))).database
+  if (!options.database) await database.migrate()
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env })
+  const app = await buildApp({ config, database, now: options.now })
+  await app.ready()
+  t.teardown(() => app.close())
+
+  const staff = async (role: 'admin' | 'editor' | 'author', name: string): Promise<Staff> => {
+    const author = role === 'author' ? await createAuthor(database.db, { name }) : null
+    const email = `${name.toLowerCase().replace(/\W+/g, '.')}.${randomBytes(3).toString('hex')}@staff.test`
+    const user = await createUser(database.db, { name, email, role, authorId: author?.id ?? null })
+    const { secret } = await createToken(database.db, { userId: user.id, label: `${role} test token` })
+    return { token: secret, userId: user.id, authorId: author?.id ?? null }
+  }
+  const harness: Harness = {
+    app,
+    database,
+    queries,
+    config,
+    admin: await staff('admin', 'Ada Admin'),
+    editor: await staff('editor', 'Eddie Editor'),
+    author: await staff('author', 'Amal Author'),
+    otherAuthor: await staff('author', 'Omar Other')
+  }
+  queries.length = 0
+  return harness
+}
+
+type Call = { token?: string, body?: unknown, headers?: Record<string, string>, query?: Record<string, string> }
+
+/** One HTTP request through the real app. */
+export function call (app: App, method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'HEAD', url: string, opts: Call = {}) {
+  const headers: Record<string, string> = { ...opts.headers }
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`
+  return app.inject({ method, url, headers, query: opts.query, ...(opts.body !== undefined && { payload: opts.body as object }) })
+}
