@@ -77,6 +77,8 @@ export async function buildApp (options: AppOptions) {
   app.decorate('config', config)
   app.decorate('now', options.now ?? (() => new Date()))
 
+  // JSON only: any other body type is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   for (const schema of schemas) app.addSchema(schema)
 

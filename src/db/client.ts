@@ -38,6 +38,12 @@ export const migrationsFolder = path.join(projectRoot, 'migrations')
 // Any constant works; every instance must use the same one.
 const MIGRATION_LOCK_KEY = 4_217_001
 
+/** Closing twice (a test and its teardown, say) is harmless. */
+function once (fn: () => Promise<void>) {
+  let closing: Promise<void> | undefined
+  return () => (closing ??= fn())
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const logger: Logger | undefined = options.onQuery
     ? { logQuery: (query) => options.onQuery!(query) }
@@ -68,7 +74,7 @@ async function openPostgres(url: string, poolSize: number, logger?: Logger): Pro
       }
     },
     async ping () { await db.execute(sql`select 1`) },
-    async close () { await pool.end() }
+    close: once(() => pool.end())
   }
 }
 
@@ -91,6 +97,6 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
     // PGlite lives in this process alone, so no lock is needed.
     async migrate () { await migrate(drizzle(client, { schema }), { migrationsFolder }) },
     async ping () { await db.execute(sql`select 1`) },
-    async close () { await client.close() }
+    close: once(() => client.close())
   }
 }

@@ -96,7 +96,7 @@ function sqlState (error: unknown): string | undefined {
   return undefined
 }
 
-const CONNECTION_FAILURE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i
+const CONNECTION_FAILURE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed|Cannot use a pool after calling end/i
 
 function isConnectionFailure (error: unknown): boolean {
   for (let e: any = error, depth = 0; e && depth < 4; e = e.cause, depth++) {

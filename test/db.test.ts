@@ -1,0 +1,49 @@
+// The database layer: migrations are idempotent and safe to run from several instances at
+// once; the embedded database keeps its data in its folder across restarts.
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { sql } from 'drizzle-orm'
+import { openDatabase } from '../src/db/client.js'
+import { sections } from '../src/db/schema.js'
+import { ConfigError, loadConfig } from '../src/config.js'
+import { openTestDatabase, testDatabaseUrl } from './helper.js'
+
+t.test('the embedded database is created (parents too), migrated, and keeps its data', { skip: !!testDatabaseUrl && 'PGlite only' }, async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'dateline-db-'))
+  t.teardown(() => rm(root, { recursive: true, force: true }))
+  const dataDir = path.join(root, 'missing', 'parent')
+  const first = await openDatabase({ dataDir })
+  await first.migrate()
+  await first.db.insert(sections).values({ slug: 'kept', name: 'Kept' })
+  await first.close()
+  const second = await openDatabase({ dataDir })
+  await second.migrate()
+  const rows = await second.db.select().from(sections)
+  t.same(rows.map((r) => r.slug), ['kept'], 'data survives a restart and a second migrate')
+  await second.close()
+})
+
+t.test('several instances can migrate the same PostgreSQL database at once', { skip: !testDatabaseUrl && 'needs TEST_DATABASE_URL' }, async (t) => {
+  const { database, url } = await openTestDatabase(t)
+  const others = await Promise.all([1, 2, 3].map(() => openDatabase({ url, poolSize: 2 })))
+  t.teardown(() => Promise.all(others.map((d) => d.close())))
+  await Promise.all([database.migrate(), ...others.map((d) => d.migrate())])
+  const applied = await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+  const n = Number((applied as unknown as { rows: Array<{ n: number }> }).rows[0].n)
+  t.ok(n >= 1, 'migrations recorded')
+  await database.migrate()
+  const again = await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+  t.equal(Number((again as unknown as { rows: Array<{ n: number }> }).rows[0].n), n, 'each migration applied once')
+})
+
+t.test('config is validated at start', async (t) => {
+  t.equal(loadConfig({}).PORT, 3000)
+  t.equal(loadConfig({ PORT: '8080' }).PORT, 8080)
+  t.equal(loadConfig({ DATA_DIR: '' }).DATA_DIR, './data', 'empty means default')
+  t.throws(() => loadConfig({ PORT: 'eighty' }), /PORT: must be integer/)
+  t.ok((() => { try { loadConfig({ PORT: '-1' }) } catch (e) { return e instanceof ConfigError } })(), 'a ConfigError')
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL/)
+  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/)
+})

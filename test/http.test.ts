@@ -1,0 +1,128 @@
+// Cross-cutting HTTP behaviour: problem+json errors, health, request ids, headers, body limits,
+// and a database that goes away.
+import net from 'node:net'
+import t from 'tap'
+import { openDatabase } from '../src/db/client.js'
+import { build, call, openTestDatabase, testDatabaseUrl } from './helper.js'
+
+t.test('errors, limits and headers', async (t) => {
+  const h = await build(t, { env: { BODY_LIMIT_BYTES: '2048' } })
+  const { app } = h
+
+  t.test('unknown route is a problem+json 404', async (t) => {
+    const res = await call(app, 'GET', '/v1/nope')
+    t.equal(res.statusCode, 404)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.json(), { type: '/problems/not-found', title: 'Not Found', status: 404, code: 'NOT_FOUND' })
+  })
+
+  t.test('malformed JSON is a 400 and writes nothing', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/sections', headers: { authorization: `Bearer ${h.editor.token}`, 'content-type': 'application/json' }, payload: '{"name": "Wor' })
+    t.equal(res.statusCode, 400)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.equal(res.json().status, 400)
+    const list = await call(app, 'GET', '/v1/sections')
+    t.same(list.json().data, [])
+  })
+
+  t.test('a body that is not JSON is a 415', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/sections', headers: { authorization: `Bearer ${h.editor.token}`, 'content-type': 'text/plain' }, payload: 'name=World' })
+    t.equal(res.statusCode, 415)
+    t.equal(res.json().code, 'UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  t.test('a body over the limit is a 413', async (t) => {
+    const res = await call(app, 'POST', '/v1/sections', { token: h.editor.token, body: { name: 'x'.repeat(4000) } })
+    t.equal(res.statusCode, 413)
+    t.equal(res.json().code, 'PAYLOAD_TOO_LARGE')
+  })
+
+  t.test('validation errors name every field and the rule', async (t) => {
+    const res = await call(app, 'GET', '/v1/sections?limit=500&colour=red')
+    t.equal(res.statusCode, 400)
+    const errors = res.json().errors
+    t.same(errors.map((e: { path: string }) => e.path).sort(), ['/colour', '/limit'])
+    t.ok(errors.every((e: { in: string }) => e.in === 'query'))
+    t.match(errors.find((e: { path: string }) => e.path === '/limit').message, /<= 100/)
+  })
+
+  t.test('request ids are echoed or generated', async (t) => {
+    const given = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123' } })
+    t.equal(given.headers['x-request-id'], 'abc-123')
+    const made = await app.inject({ method: 'GET', url: '/health/live' })
+    t.match(made.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  })
+
+  t.test('security headers and CORS', async (t) => {
+    const res = await app.inject({ method: 'GET', url: '/v1/sections', headers: { origin: 'https://news.example' } })
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.equal(res.headers['access-control-allow-origin'], '*')
+    t.match(String(res.headers['access-control-expose-headers']), /ETag/)
+  })
+
+  t.test('health and docs', async (t) => {
+    t.same((await call(app, 'GET', '/health/live')).json(), { status: 'ok' })
+    t.same((await call(app, 'GET', '/health/ready')).json(), { status: 'ok', database: 'ok' })
+    const spec = await call(app, 'GET', '/openapi.json')
+    t.equal(spec.statusCode, 200)
+    t.equal(spec.json().info.title, 'Dateline API')
+    const docs = await call(app, 'GET', '/docs/')
+    t.equal(docs.statusCode, 200)
+    t.match(docs.headers['content-type'], /text\/html/)
+  })
+
+  t.test('a conditional GET gets 304 with no body', async (t) => {
+    const first = await call(app, 'GET', '/v1/sections')
+    const etag = String(first.headers.etag)
+    const again = await call(app, 'GET', '/v1/sections', { headers: { 'if-none-match': etag } })
+    t.equal(again.statusCode, 304)
+    t.equal(again.body, '')
+    t.equal(again.headers.etag, etag)
+  })
+})
+
+t.test('when the database goes away, requests get 503 with Retry-After', async (t) => {
+  const h = await build(t)
+  await h.database.close()
+  const ready = await call(h.app, 'GET', '/health/ready')
+  t.equal(ready.statusCode, 503)
+  t.equal(ready.headers['retry-after'], '5')
+  const list = await call(h.app, 'GET', '/v1/sections')
+  t.equal(list.statusCode, 503)
+  t.equal(list.json().code, 'UNAVAILABLE')
+  t.equal(list.headers['retry-after'], '5')
+  t.equal((await call(h.app, 'GET', '/health/live')).statusCode, 200, 'the process itself stays up')
+})
+
+t.test('PostgreSQL going down and coming back: 503 meanwhile, then recovery without a restart', { skip: !testDatabaseUrl && 'needs TEST_DATABASE_URL' }, async (t) => {
+  const { url } = await openTestDatabase(t)
+  const target = new URL(url!)
+  // A TCP relay we can cut, standing in for a database server that goes away.
+  let up = true
+  const sockets = new Set<net.Socket>()
+  const relay = net.createServer((client) => {
+    if (!up) return client.destroy()
+    const server = net.connect(Number(target.port || 5432), target.hostname)
+    for (const s of [client, server]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}) }
+    client.pipe(server).pipe(client)
+  })
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => relay.close(() => resolve())))
+  const viaRelay = new URL(url!)
+  viaRelay.host = `127.0.0.1:${(relay.address() as net.AddressInfo).port}`
+  const database = await openDatabase({ url: viaRelay.toString(), poolSize: 2 })
+  await database.migrate()
+  const h = await build(t, { database })
+  t.teardown(() => database.close())
+
+  t.equal((await call(h.app, 'GET', '/v1/sections')).statusCode, 200)
+  up = false
+  for (const s of sockets) s.destroy()
+  const down = await call(h.app, 'GET', '/v1/sections')
+  t.equal(down.statusCode, 503)
+  t.equal(down.headers['retry-after'], '5')
+  t.equal((await call(h.app, 'GET', '/health/ready')).statusCode, 503)
+  up = true
+  t.equal((await call(h.app, 'GET', '/v1/sections')).statusCode, 200, 'recovers by itself')
+  t.equal((await call(h.app, 'GET', '/health/ready')).statusCode, 200)
+})
