@@ -1,4 +1,5 @@
 CREATE TYPE "public"."article_status" AS ENUM('draft', 'scheduled', 'published', 'archived');--> statement-breakpoint
+CREATE TYPE "public"."comment_status" AS ENUM('pending', 'approved', 'rejected', 'spam');--> statement-breakpoint
 CREATE TYPE "public"."user_role" AS ENUM('admin', 'editor', 'author');--> statement-breakpoint
 CREATE TABLE "api_tokens" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
@@ -6,10 +7,10 @@ CREATE TABLE "api_tokens" (
 	"label" text NOT NULL,
 	"token_hash" text NOT NULL,
 	"prefix" text NOT NULL,
-	"expires_at" timestamp with time zone,
-	"last_used_at" timestamp with time zone,
-	"revoked_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"expires_at" timestamp (3) with time zone,
+	"last_used_at" timestamp (3) with time zone,
+	"revoked_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "article_authors" (
@@ -39,7 +40,7 @@ CREATE TABLE "article_revisions" (
 	"article_version" integer NOT NULL,
 	"snapshot" jsonb NOT NULL,
 	"created_by_id" uuid,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "article_tags" (
@@ -60,7 +61,7 @@ CREATE TABLE "articles" (
 	"custom_excerpt" text,
 	"auto_excerpt" text DEFAULT '' NOT NULL,
 	"status" "article_status" DEFAULT 'draft' NOT NULL,
-	"published_at" timestamp with time zone,
+	"published_at" timestamp (3) with time zone,
 	"lead_photo_id" uuid,
 	"lead_photo_caption" text,
 	"section_id" uuid,
@@ -69,14 +70,15 @@ CREATE TABLE "articles" (
 	"reading_time_minutes" integer DEFAULT 0 NOT NULL,
 	"seo_title" text,
 	"seo_description" text,
+	"comment_count" integer DEFAULT 0 NOT NULL,
 	"created_by_id" uuid,
 	"search" "tsvector" GENERATED ALWAYS AS (
     setweight(to_tsvector('english', coalesce(headline, '')), 'A') ||
     setweight(to_tsvector('english', coalesce(standfirst, '')), 'B') ||
     setweight(to_tsvector('english', coalesce(body_text, '')), 'C')) STORED NOT NULL,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "authors" (
@@ -88,8 +90,37 @@ CREATE TABLE "authors" (
 	"email" text,
 	"links" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "comment_moderations" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"comment_id" uuid NOT NULL,
+	"from_status" "comment_status" NOT NULL,
+	"to_status" "comment_status" NOT NULL,
+	"moderator_id" uuid NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "comments" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"article_id" uuid NOT NULL,
+	"parent_id" uuid,
+	"thread_id" uuid NOT NULL,
+	"depth" integer DEFAULT 0 NOT NULL,
+	"author_name" text NOT NULL,
+	"author_email" text NOT NULL,
+	"body" text NOT NULL,
+	"status" "comment_status" DEFAULT 'pending' NOT NULL,
+	"moderation_reasons" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"client_hash" text NOT NULL,
+	"body_hash" text NOT NULL,
+	"moderated_by_id" uuid,
+	"moderated_at" timestamp (3) with time zone,
+	"version" integer DEFAULT 1 NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "photos" (
@@ -105,8 +136,8 @@ CREATE TABLE "photos" (
 	"renditions" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"created_by_id" uuid,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "sections" (
@@ -115,8 +146,13 @@ CREATE TABLE "sections" (
 	"name" text NOT NULL,
 	"description" text,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "settings" (
+	"key" text PRIMARY KEY NOT NULL,
+	"value" text NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "tags" (
@@ -125,8 +161,8 @@ CREATE TABLE "tags" (
 	"name" text NOT NULL,
 	"description" text,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "users" (
@@ -136,8 +172,8 @@ CREATE TABLE "users" (
 	"role" "user_role" NOT NULL,
 	"author_id" uuid,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "api_tokens" ADD CONSTRAINT "api_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -153,13 +189,16 @@ ALTER TABLE "article_tags" ADD CONSTRAINT "article_tags_tag_id_tags_id_fk" FOREI
 ALTER TABLE "articles" ADD CONSTRAINT "articles_lead_photo_id_photos_id_fk" FOREIGN KEY ("lead_photo_id") REFERENCES "public"."photos"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "articles" ADD CONSTRAINT "articles_section_id_sections_id_fk" FOREIGN KEY ("section_id") REFERENCES "public"."sections"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "authors" ADD CONSTRAINT "authors_avatar_id_photos_id_fk" FOREIGN KEY ("avatar_id") REFERENCES "public"."photos"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comment_moderations" ADD CONSTRAINT "comment_moderations_comment_id_comments_id_fk" FOREIGN KEY ("comment_id") REFERENCES "public"."comments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comments" ADD CONSTRAINT "comments_article_id_articles_id_fk" FOREIGN KEY ("article_id") REFERENCES "public"."articles"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comments" ADD CONSTRAINT "comments_parent_id_comments_id_fk" FOREIGN KEY ("parent_id") REFERENCES "public"."comments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "users" ADD CONSTRAINT "users_author_id_authors_id_fk" FOREIGN KEY ("author_id") REFERENCES "public"."authors"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "api_tokens_hash_key" ON "api_tokens" USING btree ("token_hash");--> statement-breakpoint
 CREATE INDEX "api_tokens_user_idx" ON "api_tokens" USING btree ("user_id","created_at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "article_authors_author_idx" ON "article_authors" USING btree ("author_id","article_id");--> statement-breakpoint
 CREATE INDEX "article_body_photos_photo_idx" ON "article_body_photos" USING btree ("photo_id");--> statement-breakpoint
 CREATE INDEX "article_related_related_idx" ON "article_related" USING btree ("related_id");--> statement-breakpoint
-CREATE INDEX "article_revisions_article_idx" ON "article_revisions" USING btree ("article_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE UNIQUE INDEX "article_revisions_article_version_key" ON "article_revisions" USING btree ("article_id","article_version" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "article_tags_tag_idx" ON "article_tags" USING btree ("tag_id","article_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "articles_slug_key" ON "articles" USING btree ("slug");--> statement-breakpoint
 CREATE INDEX "articles_public_published_idx" ON "articles" USING btree ("published_at" DESC NULLS LAST,"id" DESC NULLS LAST) WHERE status in ('published', 'scheduled');--> statement-breakpoint
@@ -172,6 +211,11 @@ CREATE INDEX "articles_search_idx" ON "articles" USING gin ("search");--> statem
 CREATE UNIQUE INDEX "authors_slug_key" ON "authors" USING btree ("slug");--> statement-breakpoint
 CREATE INDEX "authors_name_idx" ON "authors" USING btree ("name","id");--> statement-breakpoint
 CREATE INDEX "authors_avatar_idx" ON "authors" USING btree ("avatar_id");--> statement-breakpoint
+CREATE INDEX "comment_moderations_comment_idx" ON "comment_moderations" USING btree ("comment_id","created_at");--> statement-breakpoint
+CREATE INDEX "comments_article_threads_idx" ON "comments" USING btree ("article_id","status","created_at","id") WHERE parent_id is null;--> statement-breakpoint
+CREATE INDEX "comments_thread_idx" ON "comments" USING btree ("thread_id","created_at");--> statement-breakpoint
+CREATE INDEX "comments_queue_idx" ON "comments" USING btree ("status","created_at","id");--> statement-breakpoint
+CREATE INDEX "comments_repeat_idx" ON "comments" USING btree ("client_hash","body_hash","created_at");--> statement-breakpoint
 CREATE INDEX "photos_created_at_idx" ON "photos" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE UNIQUE INDEX "sections_slug_key" ON "sections" USING btree ("slug");--> statement-breakpoint
 CREATE INDEX "sections_name_idx" ON "sections" USING btree ("name","id");--> statement-breakpoint

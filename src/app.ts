@@ -3,18 +3,25 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
-import type { Config } from './config.js'
+import { trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import auth from './http/auth.js'
 import caching from './http/caching.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
-import { memoryFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
+import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
+import rateLimits from './http/rate-limit.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
+import { clientHasher } from './modules/comments/client-hash.js'
+import { articleCommentRoutes, commentRoutes } from './modules/comments/routes.js'
+import { commentSchemas } from './modules/comments/schemas.js'
+import { ruleScreen, type Screen } from './modules/comments/screen.js'
+import { isRepeat } from './modules/comments/service.js'
 import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
@@ -43,6 +50,8 @@ export type AppOptions = {
   now?: () => Date
   logger?: FastifyServerOptions['logger']
   authLimiter?: FailureLimiter
+  /** Replaces the built-in comment screen, e.g. with an external classifier. */
+  commentScreen?: Screen
 }
 
 const schemas = [
@@ -53,7 +62,8 @@ const schemas = [
   AuthorLinksSchema,
   AuthorSchema,
   ...articleSchemas,
-  ...userSchemas
+  ...userSchemas,
+  ...commentSchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -61,7 +71,8 @@ export async function buildApp (options: AppOptions) {
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL },
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: true,
+    // A hop count is accepted by Fastify, though its types leave it out.
+    trustProxy: trustProxyOf(config.TRUST_PROXY) as boolean | string | string[],
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
@@ -89,16 +100,39 @@ export async function buildApp (options: AppOptions) {
   })
   await app.register(cors, { origin: config.CORS_ORIGIN === '*' ? '*' : config.CORS_ORIGIN.split(','), exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] })
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
+  if (redis) {
+    redis.on('error', (err) => app.log.warn({ err }, 'redis unavailable; rate limits are skipped until it returns'))
+    app.addHook('onClose', async () => { redis.disconnect() })
+    // Connected before the first request, so no early request goes uncounted; a Redis that is
+    // down does not stop the API from starting (ioredis keeps reconnecting).
+    await redis.connect().catch((err) => app.log.warn({ err }, 'redis unavailable at start'))
+  }
+  await app.register(rateLimits, { redis })
   await app.register(auth, {
     db: database.db,
     now: app.now,
-    limiter: options.authLimiter ?? memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60)
+    limiter: options.authLimiter ?? (redis
+      ? redisFailureLimiter(redis, config.AUTH_FAILURE_LIMIT, 60)
+      : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
   await app.register(openapi)
 
   // The whole API, one line a resource.
   await app.register(healthRoutes, { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
+  await app.register(articleCommentRoutes({
+    screen: options.commentScreen ?? ruleScreen({
+      maxLinks: config.COMMENT_MAX_LINKS,
+      blocklist: config.COMMENT_BLOCKLIST.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean),
+      isRepeat: (c) => isRepeat(database.db, c.clientHash, c.body, app.now())
+    }),
+    hashClient: clientHasher(database.db, config.CLIENT_HASH_SECRET),
+    maxDepth: config.COMMENT_MAX_DEPTH,
+    perClient: config.COMMENT_RATE_PER_CLIENT,
+    perArticle: config.COMMENT_RATE_PER_ARTICLE
+  }), { prefix: '/v1/articles' })
+  await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
   await app.register(photoRoutes, { prefix: '/v1/photos' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })

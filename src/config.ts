@@ -9,6 +9,9 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' }
   ),
+  // Behind a load balancer: the number of proxy hops to trust, or their addresses (comma-separated),
+  // so the client address comes from X-Forwarded-For. Off by default: a client cannot pick its own.
+  TRUST_PROXY: Type.String({ default: 'false' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATA_DIR: Type.String({ default: './data' }),
@@ -19,11 +22,29 @@ export const ConfigSchema = Type.Object({
   // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug.
   ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),
   CORS_ORIGIN: Type.String({ default: '*' }),
+  // Shared store for rate limits across instances; without it limits are per process.
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // Key for hashing client addresses; without it one is generated once and kept in the database.
+  CLIENT_HASH_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  COMMENT_RATE_PER_CLIENT: Type.Integer({ minimum: 1, default: 5, description: 'comments per client and minute' }),
+  COMMENT_RATE_PER_ARTICLE: Type.Integer({ minimum: 1, default: 120, description: 'comments per article and minute' }),
+  COMMENT_MAX_LINKS: Type.Integer({ minimum: 0, default: 2 }),
+  COMMENT_MAX_DEPTH: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'deepest reply level; 0 allows no replies' }),
+  // Comma-separated words that send a comment to the moderation queue.
+  COMMENT_BLOCKLIST: Type.String({ default: '' }),
   // Failed-authentication budget per client IP and minute.
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 })
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+/** TRUST_PROXY as Fastify takes it. */
+export function trustProxyOf (value: string): boolean | number | string[] {
+  if (value === 'false' || value === '') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value)
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
 
 export class ConfigError extends Error {}
 

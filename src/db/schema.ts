@@ -12,19 +12,25 @@ import {
   text,
   timestamp,
   uniqueIndex,
-  uuid
+  uuid,
+  type AnyPgColumn
 } from 'drizzle-orm/pg-core'
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
 
+// Milliseconds, as JavaScript dates and RFC 3339 strings carry: a cursor holding a time then
+// matches the stored value exactly.
+const time = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 })
+
 const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`)
-const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
-const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const createdAt = () => time('created_at').notNull().defaultNow()
+const updatedAt = () => time('updated_at').notNull().defaultNow()
 // Bumped on every update; the ETag carries it so If-Match can be checked in the UPDATE itself.
 const version = () => integer('version').notNull().default(1)
 
 export const articleStatus = pgEnum('article_status', ['draft', 'scheduled', 'published', 'archived'])
 export const userRole = pgEnum('user_role', ['admin', 'editor', 'author'])
+export const commentStatus = pgEnum('comment_status', ['pending', 'approved', 'rejected', 'spam'])
 
 export type PhotoRendition = { width: number; url: string }
 export type AuthorLinks = Record<string, string>
@@ -88,7 +94,7 @@ export const articles = pgTable('articles', {
   customExcerpt: text('custom_excerpt'),
   autoExcerpt: text('auto_excerpt').notNull().default(''),
   status: articleStatus('status').notNull().default('draft'),
-  publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+  publishedAt: time('published_at'),
   leadPhotoId: uuid('lead_photo_id').references(() => photos.id, { onDelete: 'restrict' }),
   leadPhotoCaption: text('lead_photo_caption'),
   sectionId: uuid('section_id').references(() => sections.id, { onDelete: 'restrict' }),
@@ -97,6 +103,8 @@ export const articles = pgTable('articles', {
   readingTimeMinutes: integer('reading_time_minutes').notNull().default(0),
   seoTitle: text('seo_title'),
   seoDescription: text('seo_description'),
+  // Approved comments, kept in step by every comment write in the same transaction.
+  commentCount: integer('comment_count').notNull().default(0),
   createdById: uuid('created_by_id'),
   search: tsvector('search').notNull().generatedAlwaysAs(sql`
     setweight(to_tsvector('english', coalesce(headline, '')), 'A') ||
@@ -153,7 +161,7 @@ export const articleRevisions = pgTable('article_revisions', {
   snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull(),
   createdById: uuid('created_by_id'),
   createdAt: createdAt()
-}, (t) => [index('article_revisions_article_idx').on(t.articleId, t.createdAt.desc(), t.id.desc())])
+}, (t) => [uniqueIndex('article_revisions_article_version_key').on(t.articleId, t.articleVersion.desc())])
 
 export const users = pgTable('users', {
   id: id(),
@@ -174,8 +182,52 @@ export const apiTokens = pgTable('api_tokens', {
   tokenHash: text('token_hash').notNull(),
   // The first characters of the secret, to tell tokens apart in a list.
   prefix: text('prefix').notNull(),
-  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
-  lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
-  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  expiresAt: time('expires_at'),
+  lastUsedAt: time('last_used_at'),
+  revokedAt: time('revoked_at'),
   createdAt: createdAt()
 }, (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId, t.createdAt.desc())])
+
+export const comments = pgTable('comments', {
+  id: id(),
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  parentId: uuid('parent_id').references((): AnyPgColumn => comments.id, { onDelete: 'cascade' }),
+  // The top-level comment of the thread (itself for a top-level comment): a page of threads
+  // loads all its replies with one query.
+  threadId: uuid('thread_id').notNull(),
+  depth: integer('depth').notNull().default(0),
+  authorName: text('author_name').notNull(),
+  authorEmail: text('author_email').notNull(),
+  body: text('body').notNull(),
+  status: commentStatus('status').notNull().default('pending'),
+  moderationReasons: jsonb('moderation_reasons').$type<string[]>().notNull().default([]),
+  // Keyed hash of the client address: enough to spot abuse, never the address itself.
+  clientHash: text('client_hash').notNull(),
+  bodyHash: text('body_hash').notNull(),
+  moderatedById: uuid('moderated_by_id'),
+  moderatedAt: time('moderated_at'),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [
+  index('comments_article_threads_idx').on(t.articleId, t.status, t.createdAt, t.id).where(sql`parent_id is null`),
+  index('comments_thread_idx').on(t.threadId, t.createdAt),
+  index('comments_queue_idx').on(t.status, t.createdAt, t.id),
+  index('comments_repeat_idx').on(t.clientHash, t.bodyHash, t.createdAt)
+])
+
+// Who moderated what and when, one row per status change.
+export const commentModerations = pgTable('comment_moderations', {
+  id: id(),
+  commentId: uuid('comment_id').notNull().references(() => comments.id, { onDelete: 'cascade' }),
+  fromStatus: commentStatus('from_status').notNull(),
+  toStatus: commentStatus('to_status').notNull(),
+  moderatorId: uuid('moderator_id').notNull(),
+  createdAt: createdAt()
+}, (t) => [index('comment_moderations_comment_idx').on(t.commentId, t.createdAt)])
+
+// Settings the instances share, e.g. the key for hashing client addresses.
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull()
+})

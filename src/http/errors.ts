@@ -18,8 +18,10 @@ const titles = {
   CONFLICT: [409, 'Conflict'],
   STILL_REFERENCED: [409, 'Still Referenced'],
   INVALID_STATE: [409, 'Invalid State Change'],
+  COMMENTS_CLOSED: [409, 'Comments Closed'],
   PRECONDITION_FAILED: [412, 'Precondition Failed'],
   PAYLOAD_TOO_LARGE: [413, 'Payload Too Large'],
+  RANGE_NOT_SATISFIABLE: [416, 'Range Not Satisfiable'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Media Type'],
   RATE_LIMITED: [429, 'Too Many Requests'],
   INTERNAL: [500, 'Internal Server Error'],
@@ -81,11 +83,14 @@ function fieldErrors (validation: AjvError[], context: string): FieldError[] {
     } else if (e.keyword === 'required') {
       path += `/${String(e.params.missingProperty)}`
       message = 'is required'
+    } else if (e.keyword === 'discriminator') {
+      path += `/${String(e.params.tag)}`
+      message = 'is not a known type'
     } else if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
       message = `must be one of: ${e.params.allowedValues.join(', ')}`
     }
     return { path: path || '/', in: where, message }
-  })
+  }).filter((e, i, all) => all.findIndex((o) => o.path === e.path) === i) // one rule per field is enough
 }
 
 /** Postgres errors arrive wrapped by drizzle; the SQLSTATE sits on the cause. */

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
+
 // Counts failed authentications per client in fixed windows, to slow down token guessing.
 export interface FailureLimiter {
   /** Seconds the client must still wait, or 0. */
@@ -27,6 +30,30 @@ export function memoryFailureLimiter (limit: number, windowSeconds: number, now:
         // Drop expired windows now and then so the map stays small.
         if (windows.size > 10_000) for (const key of windows.keys()) current(key)
         windows.set(client, { start: now(), count: 1 })
+      }
+    }
+  }
+}
+
+/** Counter in Redis, shared by every instance. Keys carry a hash of the client, not its address. */
+export function redisFailureLimiter (redis: Redis, limit: number, windowSeconds: number): FailureLimiter {
+  const key = (client: string) => `dateline:authfail:${createHash('sha256').update(client).digest('base64url').slice(0, 22)}`
+  return {
+    async blockedFor (client) {
+      try {
+        const [count, ttl] = await Promise.all([redis.get(key(client)), redis.ttl(key(client))])
+        return Number(count ?? 0) >= limit ? Math.max(1, ttl) : 0
+      } catch {
+        return 0 // Redis down: authentication goes on; the limit resumes when it is back.
+      }
+    },
+    async fail (client) {
+      try {
+        const k = key(client)
+        const count = await redis.incr(k)
+        if (count === 1) await redis.expire(k, windowSeconds)
+      } catch {
+        // as above
       }
     }
   }

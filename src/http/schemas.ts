@@ -8,7 +8,8 @@ export function ref<T extends TSchema & { $id?: string }>(schema: T) {
   return Type.Unsafe<Static<T>>({ $ref: schema.$id })
 }
 
-export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', description: 'A UUID.' })
+// A pattern as well as the format: ajv's uuid format also takes a `urn:uuid:` prefix.
+export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID.' })
 export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC.' })
 export const SlugSchema = Type.String({
   $id: 'Slug',

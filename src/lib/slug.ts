@@ -5,8 +5,13 @@ import type { Db } from '../db/client.js'
 
 export const SLUG_MAX = 120
 
+// Letters that Unicode decomposition leaves whole.
+const folds: Record<string, string> = { ß: 'ss', æ: 'ae', ø: 'o', œ: 'oe', ł: 'l', đ: 'd', þ: 'th', ð: 'd', ı: 'i' }
+
 export function slugify (text: string): string {
   const base = text
+    .toLowerCase()
+    .replace(/[ßæøœłđþðı]/g, (c) => folds[c])
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()

@@ -31,7 +31,8 @@ export async function withSlug<T> (
           errors: [{ path: '/slug', in: 'body', message: 'is already taken' }]
         })
       }
-      if (attempt >= 4) throw error
+      // Each round at least one of the racing writers wins, so this ends.
+      if (attempt >= 20) throw error
     }
   }
 }

@@ -135,6 +135,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       tagIds: (byArticleTags.get(row.id) ?? []).map((t) => t.id),
       relatedArticleIds: (byArticleRelated.get(row.id) ?? []).map((r) => r.id),
       commentsOpen: row.commentsOpen,
+      commentCount: row.commentCount,
       wordCount: row.wordCount,
       readingTimeMinutes: row.readingTimeMinutes,
       seo: { title: row.seoTitle, description: row.seoDescription }

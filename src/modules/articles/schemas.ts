@@ -29,8 +29,11 @@ const blocks = [
 type BlockUnion = Static<(typeof blocks)[number]>
 
 // oneOf with a discriminator: a bad block gets the errors of its own type, not of all seven.
+// Ajv's discriminator keyword applies to objects only, so `type: 'object'` is what refuses a
+// block that is a string, a number or null (without it those passed validation).
 export const BlockSchema = Type.Unsafe<BlockUnion>({
   $id: 'Block',
+  type: 'object',
   oneOf: blocks,
   discriminator: { propertyName: 'type' },
   description: 'One body block. A `related` block renders as "Also read: <headline>".'
@@ -79,6 +82,7 @@ export const ArticleSchema = Type.Object({
   relatedArticleIds: Type.Array(ref(IdSchema)),
   relatedArticles: Included(Type.Array(ref(ArticleRefSchema)), 'relatedArticles'),
   commentsOpen: Type.Boolean(),
+  commentCount: Type.Integer({ description: 'Approved reader comments.' }),
   wordCount: Type.Integer(),
   readingTimeMinutes: Type.Integer(),
   seo: ref(SeoSchema)

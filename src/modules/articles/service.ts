@@ -1,6 +1,6 @@
 // Articles: lists and reads by audience, writes that keep byline, tags, related links and
 // body photos consistent in one transaction, status changes, and revisions.
-import { and, asc, eq, exists, gte, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, gte, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import type { Principal } from '../../http/auth.js'
@@ -39,18 +39,20 @@ function filters (query: ListArticles, view: View): SQL[] {
   if (query.status === 'published') where.push(view.staff ? or(eq(articles.status, 'published'), and(eq(articles.status, 'scheduled'), lte(articles.publishedAt, view.now)))! : sql`true`)
   else if (query.status === 'scheduled') where.push(and(eq(articles.status, 'scheduled'), sql`${articles.publishedAt} > ${view.now}`)!)
   else if (query.status !== undefined) where.push(eq(articles.status, query.status))
+  // drizzle's inArray() and exists() do not parenthesise a raw sql`select ...` (they emit
+  // `in select ...`, a syntax error), so these subqueries are written out in full.
   if (query.section !== undefined) {
     where.push(isUuid(query.section)
       ? eq(articles.sectionId, query.section)
-      : inArray(articles.sectionId, sqlSelectId(sections, query.section)))
+      : sql`${articles.sectionId} in (${sqlSelectId(sections, query.section)})`)
   }
   if (query.tag !== undefined) {
     const tagId = isUuid(query.tag) ? sql`${query.tag}::uuid` : sqlSelectId(tags, query.tag)
-    where.push(exists(sql`select 1 from ${articleTags} where ${articleTags.articleId} = ${articles.id} and ${articleTags.tagId} in (${tagId})`))
+    where.push(sql`exists (select 1 from ${articleTags} where ${articleTags.articleId} = ${articles.id} and ${articleTags.tagId} in (${tagId}))`)
   }
   if (query.author !== undefined) {
     const authorId = isUuid(query.author) ? sql`${query.author}::uuid` : sqlSelectId(authors, query.author)
-    where.push(exists(sql`select 1 from ${articleAuthors} where ${articleAuthors.articleId} = ${articles.id} and ${articleAuthors.authorId} in (${authorId})`))
+    where.push(sql`exists (select 1 from ${articleAuthors} where ${articleAuthors.articleId} = ${articles.id} and ${articleAuthors.authorId} in (${authorId}))`)
   }
   if (query.publishedAfter !== undefined) where.push(gte(articles.publishedAt, new Date(query.publishedAfter)))
   if (query.publishedBefore !== undefined) where.push(lte(articles.publishedAt, new Date(query.publishedBefore)))
@@ -164,7 +166,13 @@ function columnsOf (input: UpdateArticle) {
   }
 }
 
-export async function createArticle (db: Db, input: CreateArticle, actor: Principal | null) {
+/**
+ * `now` is the app clock. createdAt and updatedAt are set from it rather than the database's
+ * now(), so they agree with publishedAt and updatedAt on later writes, and carry the
+ * millisecond precision a list cursor keeps (a microsecond default made sort=createdAt pages
+ * repeat or skip items on PostgreSQL).
+ */
+export async function createArticle (db: Db, input: CreateArticle, actor: Principal | null, now: Date = new Date()) {
   const body = cleanBlocks(input.body ?? [])
   const links: Links = {
     authorIds: input.authorIds ?? (actor?.authorId ? [actor.authorId] : []),
@@ -183,7 +191,9 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
         slug,
         body,
         ...derived(body, columns.standfirst ?? null),
-        createdById: actor?.userId ?? null
+        createdById: actor?.userId ?? null,
+        createdAt: now,
+        updatedAt: now
       }).returning({ id: articles.id })
       return inserted
     })
@@ -194,11 +204,11 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
 
 /** The writable state of an article, as a revision keeps it and as an update applies it. */
 async function snapshotOf (db: Db, row: LoadedRow): Promise<UpdateArticle> {
-  const [a, t, r] = await Promise.all([
-    db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, row.id)).orderBy(asc(articleAuthors.position)),
-    db.select({ id: articleTags.tagId }).from(articleTags).where(eq(articleTags.articleId, row.id)).orderBy(asc(articleTags.position)),
-    db.select({ id: articleRelated.relatedId }).from(articleRelated).where(and(eq(articleRelated.articleId, row.id), eq(articleRelated.listed, true))).orderBy(asc(articleRelated.position))
-  ])
+  // One after another: `db` is a transaction here, one connection, and pg refuses (deprecated,
+  // an error in pg 9) a query sent while another is still running on the same client.
+  const a = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, row.id)).orderBy(asc(articleAuthors.position))
+  const t = await db.select({ id: articleTags.tagId }).from(articleTags).where(eq(articleTags.articleId, row.id)).orderBy(asc(articleTags.position))
+  const r = await db.select({ id: articleRelated.relatedId }).from(articleRelated).where(and(eq(articleRelated.articleId, row.id), eq(articleRelated.listed, true))).orderBy(asc(articleRelated.position))
   return {
     headline: row.headline,
     slug: row.slug,
@@ -272,7 +282,9 @@ export async function changeStatus (db: Db, id: string, transition: Transition, 
     const current = await lockArticle(tx, id, opts.ifMatch, opts.guard)
     let next: Partial<typeof articles.$inferInsert>
     if (transition === 'publish') {
-      const at = opts.publishedAt ? new Date(opts.publishedAt) : opts.now
+      // Publishing a published article again keeps its time, so it does not jump to the top.
+      const already = current.status === 'published' || current.status === 'scheduled' ? current.publishedAt : null
+      const at = opts.publishedAt ? new Date(opts.publishedAt) : already ?? opts.now
       next = { status: at > opts.now ? 'scheduled' : 'published', publishedAt: at }
     } else if (transition === 'unpublish') {
       if (current.status !== 'published' && current.status !== 'scheduled') {
@@ -304,10 +316,12 @@ export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: numbe
 
 export async function listRevisions (db: Db, articleId: string, limit: number, cursorRaw: string | undefined) {
   await getArticleRow(db, { id: articleId }, { staff: true, now: new Date(0) })
-  const sort = parseSort('-createdAt', { createdAt: { expr: articleRevisions.createdAt, kind: 'date' } }, '-createdAt')
+  // Newest first by the version each revision captured: unique per article and strictly
+  // increasing, unlike createdAt, which two quick edits (or a frozen clock) can share.
+  const sort = parseSort('-articleVersion', { articleVersion: { expr: articleRevisions.articleVersion, kind: 'number' } }, '-articleVersion')
   const { where, orderBy } = keyset(sort, articleRevisions.id, decodeCursor(cursorRaw, sort))
   const rows = await db.select().from(articleRevisions).where(and(eq(articleRevisions.articleId, articleId), where)).orderBy(...orderBy).limit(limit + 1)
-  return paginate(rows, limit, sort, (r) => r.createdAt)
+  return paginate(rows, limit, sort, (r) => r.articleVersion)
 }
 
 export async function getRevision (db: Db, articleId: string, revisionId: string) {

@@ -44,7 +44,7 @@ const authorRoutes: Routes = async (app) => {
   app.post('/', {
     config: { access: 'editor' },
     schema: { operationId: 'createAuthor', summary: 'Create an author', tags, body: CreateAuthorBody, response: { 201: ref(AuthorSchema), ...errorResponses(409) } }
-  }, async (request, reply) => present(request, created(reply, request, await createAuthor(app.db, request.body)), {}))
+  }, async (request, reply) => present(request, created(reply, request, await createAuthor(app.db, request.body, app.now())), {}))
 
   app.patch('/:id', {
     config: { access: 'editor' },

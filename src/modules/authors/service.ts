@@ -56,10 +56,13 @@ async function assertAvatar (db: Db, avatarId: string | null | undefined) {
   if (avatarId && (await photosByIds(db, [avatarId])).size === 0) throw invalidField('/avatarId', 'is not the id of a photo')
 }
 
-export async function createAuthor (db: Db, input: CreateAuthor) {
+// createdAt comes from the app clock (millisecond precision), not the database's now()
+// (microseconds): a list cursor carries milliseconds, so a finer stored value would make
+// `sort=createdAt` repeat the last row of a page on the next one.
+export async function createAuthor (db: Db, input: CreateAuthor, now: Date = new Date()) {
   await assertAvatar(db, input.avatarId)
   return withSlug(db, 'authors_slug_key', input.slug, (tx) => uniqueSlug(tx, authors, authors.slug, input.name), async (tx, slug) => {
-    const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {} }).returning()
+    const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {}, createdAt: now, updatedAt: now }).returning()
     return row
   })
 }

@@ -39,7 +39,7 @@ const photoRoutes: Routes = async (app) => {
   app.post('/', {
     config: { access: 'author' },
     schema: { operationId: 'createPhoto', summary: 'Add a photo (metadata and URL)', tags, body: CreatePhotoBody, response: { 201: ref(PhotoSchema) } }
-  }, async (request, reply) => created(reply, request, await createPhoto(app.db, request.body, request.principal!.userId)))
+  }, async (request, reply) => created(reply, request, await createPhoto(app.db, request.body, request.principal!.userId, app.now())))
 
   app.patch('/:id', {
     config: { access: 'author' },

@@ -4,7 +4,14 @@ import { sortQuery } from '../../http/pagination.js'
 import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, ref } from '../../http/schemas.js'
 import { NullableText } from '../taxonomy/schemas.js'
 
-const HttpUrl = Type.String({ format: 'uri', pattern: '^https?://|^/', maxLength: 2000, description: 'An http(s) URL, or a path on this server.' })
+// `uri` would refuse a bare path, which the contract allows; `uri-reference` plus the pattern
+// admits absolute http(s) URLs and server paths only ("/x", never "//host" or "javascript:").
+const HttpUrl = Type.String({
+  format: 'uri-reference',
+  pattern: '^(?:https?://[^/?#\\s]|/(?!/))',
+  maxLength: 2000,
+  description: 'An http(s) URL, or a path on this server.'
+})
 
 export const PhotoSchema = Type.Object({
   id: ref(IdSchema),
@@ -29,7 +36,8 @@ export const CreatePhotoBody = Type.Object({
   width: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
   height: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
   mimeType: Type.Optional(Type.Union([Type.String({ pattern: '^image/[a-z0-9.+-]+$', maxLength: 100 }), Type.Null()])),
-  bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  // The column is a 32-bit integer; a larger value is refused here, naming the field.
+  bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 2_147_483_647 }), Type.Null()])),
   renditions: Type.Optional(Type.Array(Type.Object({
     width: Type.Integer({ minimum: 1, maximum: 100_000 }),
     url: Type.Unsafe<string>(HttpUrl)

@@ -29,8 +29,11 @@ export async function photosByIds (db: Db, ids: string[]) {
   return new Map(rows.map((r) => [r.id, r]))
 }
 
-export async function createPhoto (db: Db, input: CreatePhoto, createdById: string | null) {
-  const [row] = await db.insert(photos).values({ ...input, createdById }).returning()
+// createdAt comes from the app clock (millisecond precision), not the database's now()
+// (microseconds): a list cursor carries milliseconds, so a finer stored value would make
+// `sort=createdAt` repeat the last row of a page on the next one.
+export async function createPhoto (db: Db, input: CreatePhoto, createdById: string | null, now: Date = new Date()) {
+  const [row] = await db.insert(photos).values({ ...input, createdById, createdAt: now, updatedAt: now }).returning()
   return row
 }
 

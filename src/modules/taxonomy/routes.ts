@@ -61,7 +61,7 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
         body: S.CreateBody,
         response: { 201: ref(S.Schema), ...errorResponses(409) }
       }
-    }, async (request, reply) => created(reply, request, await createTaxonomy(app.db, kind, request.body)))
+    }, async (request, reply) => created(reply, request, await createTaxonomy(app.db, kind, request.body, app.now())))
 
     app.patch('/:id', {
       config: { access: 'editor' },

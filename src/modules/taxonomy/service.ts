@@ -46,10 +46,13 @@ export async function missingTaxonomy (db: Db, kind: TaxonomyKind, ids: string[]
   return ids.filter((id) => !found.has(id))
 }
 
-export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: TaxonomyCreate) {
+// createdAt comes from the app clock (millisecond precision), not the database's now()
+// (microseconds): a list cursor carries milliseconds, so a finer stored value would make
+// `sort=createdAt` repeat the last row of a page on the next one.
+export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: TaxonomyCreate, now: Date = new Date()) {
   const t = tables[kind]
   return withSlug(db, `${kind}s_slug_key`, input.slug, (tx) => uniqueSlug(tx, t, t.slug, input.name), async (tx, slug) => {
-    const [row] = await tx.insert(t).values({ name: input.name, slug, description: input.description ?? null }).returning()
+    const [row] = await tx.insert(t).values({ name: input.name, slug, description: input.description ?? null, createdAt: now, updatedAt: now }).returning()
     return row
   })
 }

@@ -43,6 +43,7 @@ export async function createUser (db: Db, input: CreateUser) {
 
 export async function updateUser (db: Db, id: string, input: UpdateUser, ifMatch: number[] | undefined, now: Date) {
   return db.transaction(async (tx) => {
+    if (input.role !== undefined && input.role !== 'admin') await lockAdminChanges(tx as unknown as Db)
     const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update')
     if (!current) throw notFound('User')
     assertVersion(current.version, ifMatch)
@@ -53,6 +54,15 @@ export async function updateUser (db: Db, id: string, input: UpdateUser, ifMatch
   })
 }
 
+// Two requests that each demote or delete one of the last two admins would each see the other
+// admin still in place and both succeed, leaving none. Changes that may remove an admin take this
+// transaction-scoped lock first, so they run one after the other and the second sees the first.
+const ADMIN_CHANGE_LOCK_KEY = 4_217_002
+
+async function lockAdminChanges (db: Db) {
+  await db.execute(sql`select pg_advisory_xact_lock(${ADMIN_CHANGE_LOCK_KEY})`)
+}
+
 /** The last admin cannot be removed or demoted: nobody could manage users after that. */
 async function assertAnotherAdmin (db: Db, id: string) {
   const [other] = await db.select({ id: users.id }).from(users).where(and(eq(users.role, 'admin'), sql`${users.id} <> ${id}`)).limit(1)
@@ -61,6 +71,7 @@ async function assertAnotherAdmin (db: Db, id: string) {
 
 export async function deleteUser (db: Db, id: string, ifMatch: number[] | undefined) {
   await db.transaction(async (tx) => {
+    await lockAdminChanges(tx as unknown as Db)
     const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update')
     if (!current) throw notFound('User')
     assertVersion(current.version, ifMatch)

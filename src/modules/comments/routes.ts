@@ -1,0 +1,129 @@
+// Reader comments: /v1/articles/{id}/comments for everyone, /v1/comments for moderators.
+import type { FastifyRequest } from 'fastify'
+import { normalizeIP } from '@fastify/rate-limit'
+import { Type } from 'typebox'
+import { tooManyRequests } from '../../http/rate-limit.js'
+import { ifMatch } from '../../http/replies.js'
+import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schemas.js'
+import type { Routes } from '../../http/type-provider.js'
+import { setVersion } from '../../http/caching.js'
+import type { Screen } from './screen.js'
+import {
+  ArticleCommentsQuery, BulkModerateBody, BulkResultSchema, CommentSchema, CommentThreadSchema, ModerateBody,
+  PostCommentBody, QueueQuery
+} from './schemas.js'
+import {
+  deleteComment, getComment, listQueue, listThreads, moderate, moderationHistory, postComment, presentComment, replyingToOf, type CommentRow
+} from './service.js'
+
+const tags = ['Comments']
+
+export type CommentOptions = {
+  screen: Screen
+  hashClient: (address: string) => Promise<string>
+  maxDepth: number
+  perClient: number
+  perArticle: number
+}
+
+export function articleCommentRoutes (opts: CommentOptions): Routes {
+  return async (app) => {
+    // Two limits on one route. @fastify/rate-limit runs one limiter hook per request and
+    // skips any later one, so both are applied here, in one hook: the client first (a
+    // refused flood does not use up the article's budget), then the article. Clients are
+    // counted by the keyed hash of their address (an IPv6 client by its /64, which one
+    // subscriber holds whole), so no address is kept in the store either; articles by their
+    // id in one spelling, since PostgreSQL reads `ABC…` and `abc…` as the same uuid.
+    const perClient = app.createRateLimit({
+      max: opts.perClient, timeWindow: 60_000, keyGenerator: async (r) => `comment-client:${await opts.hashClient(normalizeIP(r.ip))}`
+    })
+    const perArticle = app.createRateLimit({
+      max: opts.perArticle, timeWindow: 60_000, keyGenerator: (r) => `comment-article:${String((r.params as { id?: string }).id).toLowerCase()}`
+    })
+    const floodControl = async (request: FastifyRequest) => {
+      for (const limit of [perClient, perArticle]) {
+        const result = await limit(request)
+        if (!result.isAllowed && result.isExceeded) throw tooManyRequests(result.ttl)
+      }
+    }
+
+    app.get('/:id/comments', {
+      config: { access: 'public' },
+      schema: {
+        operationId: 'listArticleComments', summary: 'Comment threads of an article (approved only, unless staff)', tags,
+        params: IdParams, querystring: ArticleCommentsQuery, response: { 200: page(ref(CommentThreadSchema)), ...errorResponses(404) }
+      }
+    }, async (request) => listThreads(app.db, request.params.id, request.query, { staff: request.principal !== null, now: app.now() }))
+
+    app.post('/:id/comments', {
+      config: { access: 'public' },
+      // Flood control: per client and per article, shared across instances through Redis.
+      onRequest: floodControl,
+      schema: {
+        operationId: 'postComment', summary: 'Post a comment; it waits for moderation', tags,
+        description: `Anyone may post. A new comment starts \`pending\` (clear spam goes to \`spam\`) and appears once an editor approves it. Replies (\`parentId\`) answer an approved comment of the same article and nest at most ${opts.maxDepth} levels deep.`,
+        params: IdParams, body: PostCommentBody, response: { 201: ref(CommentSchema), ...errorResponses(404, 409) }
+      }
+    }, async (request, reply) => {
+      const { row, replyingTo } = await postComment(app.db, request.params.id, request.body, {
+        clientHash: await opts.hashClient(request.ip), screen: opts.screen, maxDepth: opts.maxDepth, now: app.now()
+      })
+      reply.code(201).header('location', `/v1/comments/${row.id}`)
+      return presentComment(row, { staff: request.principal !== null, replyingTo })
+    })
+  }
+}
+
+export const commentRoutes: Routes = async (app) => {
+  const staffView = async (row: CommentRow) => presentComment(row, { staff: true, replyingTo: await replyingToOf(app.db, row) })
+
+  app.get('/', {
+    config: { access: 'editor' },
+    schema: { operationId: 'listCommentQueue', summary: 'The moderation queue: comments by status (default pending), oldest first', tags, querystring: QueueQuery, response: { 200: page(ref(CommentSchema)) } }
+  }, async (request) => listQueue(app.db, request.query))
+
+  app.get('/:id', {
+    config: { access: 'editor' },
+    schema: { operationId: 'getComment', summary: 'Get a comment', tags, params: IdParams, response: { 200: ref(CommentSchema), ...errorResponses(404) } }
+  }, async (request, reply) => {
+    const row = await getComment(app.db, request.params.id)
+    setVersion(reply, row.version)
+    return staffView(row)
+  })
+
+  app.get('/:id/moderations', {
+    config: { access: 'editor' },
+    schema: {
+      operationId: 'listCommentModerations', summary: 'Who moderated the comment, and when', tags, params: IdParams,
+      response: { 200: Type.Object({ data: Type.Array(Type.Object({ fromStatus: Type.String(), toStatus: Type.String(), moderatorId: ref(IdSchema), createdAt: Type.String({ format: 'date-time' }) })) }), ...errorResponses(404) }
+    }
+  }, async (request) => {
+    await getComment(app.db, request.params.id)
+    return { data: await moderationHistory(app.db, request.params.id) }
+  })
+
+  app.patch('/:id', {
+    config: { access: 'editor' },
+    schema: { operationId: 'moderateComment', summary: 'Approve, reject or mark a comment as spam', tags, params: IdParams, body: ModerateBody, response: { 200: ref(CommentSchema), ...errorResponses(404, 412) } }
+  }, async (request, reply) => {
+    await moderate(app.db, [request.params.id], request.body.status, { moderatorId: request.principal!.userId, now: app.now(), ifMatch: ifMatch(request), single: true })
+    const row = await getComment(app.db, request.params.id)
+    setVersion(reply, row.version)
+    return staffView(row)
+  })
+
+  app.post('/moderate', {
+    config: { access: 'editor' },
+    schema: { operationId: 'moderateComments', summary: 'Moderate many comments at once: all or nothing', tags, body: BulkModerateBody, response: { 200: BulkResultSchema } }
+  }, async (request) => ({
+    updated: await moderate(app.db, request.body.ids, request.body.status, { moderatorId: request.principal!.userId, now: app.now() })
+  }))
+
+  app.delete('/:id', {
+    config: { access: 'editor' },
+    schema: { operationId: 'deleteComment', summary: 'Delete a comment and its replies', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 412) } }
+  }, async (request, reply) => {
+    await deleteComment(app.db, request.params.id, ifMatch(request))
+    return reply.code(204).send()
+  })
+}
