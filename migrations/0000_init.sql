@@ -134,6 +134,7 @@ CREATE TABLE "photos" (
 	"bytes" integer,
 	"url" text NOT NULL,
 	"renditions" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"sha256" text,
 	"created_by_id" uuid,
 	"version" integer DEFAULT 1 NOT NULL,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
@@ -217,6 +218,7 @@ CREATE INDEX "comments_thread_idx" ON "comments" USING btree ("thread_id","creat
 CREATE INDEX "comments_queue_idx" ON "comments" USING btree ("status","created_at","id");--> statement-breakpoint
 CREATE INDEX "comments_repeat_idx" ON "comments" USING btree ("client_hash","body_hash","created_at");--> statement-breakpoint
 CREATE INDEX "photos_created_at_idx" ON "photos" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "photos_sha256_idx" ON "photos" USING btree ("sha256");--> statement-breakpoint
 CREATE UNIQUE INDEX "sections_slug_key" ON "sections" USING btree ("slug");--> statement-breakpoint
 CREATE INDEX "sections_name_idx" ON "sections" USING btree ("name","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "tags_slug_key" ON "tags" USING btree ("slug");--> statement-breakpoint

@@ -1,11 +1,11 @@
 // buildApp: the whole API, assembled. It never listens; server.ts and the tests do that.
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
-import { trustProxyOf, type Config } from './config.js'
+import { mediaDirOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import auth from './http/auth.js'
 import caching from './http/caching.js'
@@ -13,6 +13,7 @@ import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
+import publicCache from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
@@ -25,7 +26,9 @@ import { isRepeat } from './modules/comments/service.js'
 import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
-import photoRoutes from './modules/photos/routes.js'
+import { mediaRoutes } from './modules/media/routes.js'
+import { photoRoutes } from './modules/photos/routes.js'
+import { localStore, type MediaStore } from './modules/photos/storage.js'
 import { PhotoSchema } from './modules/photos/schemas.js'
 import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
@@ -50,6 +53,8 @@ export type AppOptions = {
   now?: () => Date
   logger?: FastifyServerOptions['logger']
   authLimiter?: FailureLimiter
+  /** Where image files go; the local folder under DATA_DIR by default. */
+  mediaStore?: MediaStore
   /** Replaces the built-in comment screen, e.g. with an external classifier. */
   commentScreen?: Screen
 }
@@ -76,7 +81,9 @@ export async function buildApp (options: AppOptions) {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
-    routerOptions: { ignoreTrailingSlash: true }
+    routerOptions: { ignoreTrailingSlash: true },
+    // One log line a request (below), not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true })
   }).withTypeProvider<TypeProvider>()
 
   const database = options.database ?? await openDatabase({
@@ -91,10 +98,15 @@ export async function buildApp (options: AppOptions) {
   // JSON only: any other body type is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+  })
   for (const schema of schemas) app.addSchema(schema)
 
   await app.register(errors)
   await app.register(helmet, {
+    // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
     // The API serves JSON; the interactive docs page needs its own scripts and styles.
     contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'] } }
   })
@@ -116,6 +128,13 @@ export async function buildApp (options: AppOptions) {
       ? redisFailureLimiter(redis, config.AUTH_FAILURE_LIMIT, 60)
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
+  await app.register(publicCache, {
+    database,
+    now: app.now,
+    enabled: config.PUBLIC_CACHE,
+    maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
+    maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024
+  })
   await app.register(openapi)
 
   // The whole API, one line a resource.
@@ -134,7 +153,9 @@ export async function buildApp (options: AppOptions) {
   }), { prefix: '/v1/articles' })
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
-  await app.register(photoRoutes, { prefix: '/v1/photos' })
+  const store = options.mediaStore ?? localStore(mediaDirOf(config))
+  await app.register(photoRoutes({ store, maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS }), { prefix: '/v1/photos' })
+  await app.register(mediaRoutes(store), { prefix: '/media' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
   await app.register(userRoutes, { prefix: '/v1/users' })

@@ -1,4 +1,5 @@
 // The one place that reads process.env: every setting, its default, validated at start.
+import path from 'node:path'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
 
@@ -15,9 +16,18 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATA_DIR: Type.String({ default: './data' }),
+  // Uploaded images; default DATA_DIR/media. Instances behind one load balancer must share it.
+  MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  PHOTO_MAX_BYTES: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024 }),
+  // Refuses decompression bombs: a small file that would decode to a huge bitmap.
+  PHOTO_MAX_PIXELS: Type.Integer({ minimum: 1, default: 60_000_000 }),
   // Seeds demo content into an empty embedded database on first start.
   SEED_DEMO: Type.Boolean({ default: true }),
   PUBLIC_CACHE_CONTROL: Type.String({ default: 'public, max-age=60, stale-while-revalidate=600' }),
+  // Anonymous responses kept in memory, emptied on every write (on every instance).
+  PUBLIC_CACHE: Type.Boolean({ default: true }),
+  PUBLIC_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 20_000 }),
+  PUBLIC_CACHE_MAX_MB: Type.Integer({ minimum: 1, default: 128 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
   // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug.
   ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),
@@ -37,6 +47,9 @@ export const ConfigSchema = Type.Object({
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+/** Where uploaded images live. */
+export const mediaDirOf = (config: Pick<Config, 'MEDIA_DIR' | 'DATA_DIR'>) => config.MEDIA_DIR ?? path.join(config.DATA_DIR, 'media')
 
 /** TRUST_PROXY as Fastify takes it. */
 export function trustProxyOf (value: string): boolean | number | string[] {

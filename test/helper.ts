@@ -57,7 +57,10 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Harne
   const queries: string[] = []
   const database = options.database ?? (await openTestDatabase(t, (q) => queries.push(q))).database
   if (!options.database) await database.migrate()
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env })
+  // Uploaded files go to this test's own folder, removed with it.
+  // The public cache is off unless a test asks for it: most suites change rows directly and
+  // count queries, and test/public-cache.test.ts covers the cache itself.
+  const config = loadConfig({ LOG_LEVEL: 'silent', MEDIA_DIR: t.testdir(), PUBLIC_CACHE: 'false', ...options.env })
   const app = await buildApp({ config, database, now: options.now })
   await app.ready()
   t.teardown(() => app.close())

@@ -25,7 +25,8 @@ async function allowlist (h: Harness, url: string, param: 'include' | 'fields'):
 }
 
 t.test('anonymous responses carry no private data, and cache headers follow the audience', async (t) => {
-  const h = await build(t)
+  // With the public cache on: nothing private may reach it, whatever staff read first.
+  const h = await build(t, { env: { PUBLIC_CACHE: 'true' } })
 
   // ---- content with known private values
   const avatar = await ok(h, h.editor, 'POST', '/v1/photos', { url: 'https://img.example.test/avatar.jpg', caption: 'Portrait' })

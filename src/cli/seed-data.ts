@@ -6,7 +6,9 @@ import { articles } from '../db/schema.js'
 import { changeStatus, createArticle } from '../modules/articles/service.js'
 import type { Block } from '../modules/articles/schemas.js'
 import { createAuthor } from '../modules/authors/service.js'
-import { createPhoto } from '../modules/photos/service.js'
+import { createPhoto, createUploadedPhoto } from '../modules/photos/service.js'
+import type { MediaStore } from '../modules/photos/storage.js'
+import { demoImage } from './demo-images.js'
 import { createTaxonomy } from '../modules/taxonomy/service.js'
 
 export type SeedSummary = {
@@ -401,10 +403,18 @@ function resolve (body: Block[], photoIds: Record<string, string>, articleIds: M
   return body.map((b) => (b.type === 'photo' ? { ...b, photoId: id(photos, b.photoId) } : b.type === 'related' ? { ...b, articleId: id(articleIds, b.articleId) } : b))
 }
 
-export async function seedDemo (db: Db, now: Date = new Date()): Promise<SeedSummary> {
+/**
+ * With a media store, the photos are real image files drawn here and uploaded like any other;
+ * without one, they are metadata pointing at placeholder URLs.
+ */
+export async function seedDemo (db: Db, now: Date = new Date(), store?: MediaStore): Promise<SeedSummary> {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const photoIds = await idsOf(photoData, (key, [width, height, caption, credit, altText]) => {
+    const photoIds = await idsOf(photoData, async (key, [width, height, caption, credit, altText]) => {
+      if (store) {
+        const file = await demoImage(key, width, height)
+        return createUploadedPhoto(tx, store, { file, meta: { caption, credit, altText }, createdById: null, maxPixels: width * height, now })
+      }
       const url = `https://images.dateline.example/demo/${key}.jpg`
       const renditions = [800, 1600].map((w) => ({ width: w, url: url.replace('.jpg', `-${w}.jpg`) }))
       return createPhoto(tx, { url, width, height, mimeType: 'image/jpeg', caption, credit, altText, renditions }, null)
@@ -449,8 +459,8 @@ export async function seedDemo (db: Db, now: Date = new Date()): Promise<SeedSum
 }
 
 /** Seeds the demo content when there are no articles yet; returns whether it did. */
-export async function seedIfEmpty (db: Db, now?: Date): Promise<boolean> {
+export async function seedIfEmpty (db: Db, now?: Date, store?: MediaStore): Promise<boolean> {
   if (await hasContent(db)) return false
-  await seedDemo(db, now)
+  await seedDemo(db, now, store)
   return true
 }

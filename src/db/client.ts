@@ -22,9 +22,17 @@ export type DatabaseOptions = {
   onQuery?: (query: string) => void
 }
 
+export type Subscription = { close: () => Promise<void> }
+
 export type Database = {
   db: Db
   driver: 'pg' | 'pglite'
+  /**
+   * LISTEN on a channel; `onLost` is told when the listening connection drops (messages may
+   * have been missed), and `onMessage` again once it is back.
+   */
+  listen: (channel: string, onMessage: (payload: string) => void, onLost: () => void) => Promise<Subscription>
+  notify: (channel: string, payload: string) => Promise<void>
   migrate: () => Promise<void>
   ping: () => Promise<void>
   close: () => Promise<void>
@@ -74,6 +82,8 @@ async function openPostgres(url: string, poolSize: number, logger?: Logger): Pro
       }
     },
     async ping () { await db.execute(sql`select 1`) },
+    listen: (channel, onMessage, onLost) => listenPg(url, channel, onMessage, onLost),
+    async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload})`) },
     close: once(() => pool.end())
   }
 }
@@ -97,6 +107,47 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
     // PGlite lives in this process alone, so no lock is needed.
     async migrate () { await migrate(drizzle(client, { schema }), { migrationsFolder }) },
     async ping () { await db.execute(sql`select 1`) },
+    async listen (channel, onMessage) {
+      const stop = await client.listen(channel, onMessage)
+      return { close: () => stop() }
+    },
+    async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload})`) },
     close: once(() => client.close())
+  }
+}
+
+/** A dedicated connection that LISTENs, and reconnects (telling the caller) when it drops. */
+async function listenPg (url: string, channel: string, onMessage: (payload: string) => void, onLost: () => void): Promise<Subscription> {
+  const pg = await import('pg')
+  let closed = false
+  let client: InstanceType<typeof pg.default.Client> | undefined
+  let retry: NodeJS.Timeout | undefined
+  const connect = async () => {
+    const c = new pg.default.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+    c.on('notification', (n) => { if (n.channel === channel) onMessage(n.payload ?? '') })
+    c.on('error', () => {})
+    c.on('end', () => {
+      if (closed) return
+      onLost()
+      retry = setTimeout(() => { connect().catch(() => {}) }, 1000)
+    })
+    try {
+      await c.connect()
+      await c.query(`listen "${channel.replace(/"/g, '')}"`)
+    } catch (error) {
+      await c.end().catch(() => {})
+      throw error
+    }
+    client = c
+    // Whatever was missed while disconnected counts as a change.
+    onMessage('')
+  }
+  await connect()
+  return {
+    async close () {
+      closed = true
+      clearTimeout(retry)
+      await client?.end().catch(() => {})
+    }
   }
 }

@@ -32,7 +32,7 @@ export const articleStatus = pgEnum('article_status', ['draft', 'scheduled', 'pu
 export const userRole = pgEnum('user_role', ['admin', 'editor', 'author'])
 export const commentStatus = pgEnum('comment_status', ['pending', 'approved', 'rejected', 'spam'])
 
-export type PhotoRendition = { width: number; url: string }
+export type PhotoRendition = { width: number; url: string; mimeType?: string }
 export type AuthorLinks = Record<string, string>
 
 export const photos = pgTable('photos', {
@@ -46,11 +46,14 @@ export const photos = pgTable('photos', {
   bytes: integer('bytes'),
   url: text('url').notNull(),
   renditions: jsonb('renditions').$type<PhotoRendition[]>().notNull().default([]),
+  // SHA-256 of the uploaded file; null for a photo that only points at an outside URL.
+  // Uploads of the same file share their stored files.
+  sha256: text('sha256'),
   createdById: uuid('created_by_id'),
   version: version(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
-}, (t) => [index('photos_created_at_idx').on(t.createdAt.desc(), t.id.desc())])
+}, (t) => [index('photos_created_at_idx').on(t.createdAt.desc(), t.id.desc()), index('photos_sha256_idx').on(t.sha256)])
 
 export const authors = pgTable('authors', {
   id: id(),

@@ -1,6 +1,6 @@
 // Rows become wire objects: internal columns dropped, dates as RFC 3339 strings. Embedded
 // objects must be exact, because the serializer checks them against their schema.
-const internal = new Set(['version', 'createdById', 'tokenHash', 'search', 'bodyText'])
+const internal = new Set(['version', 'createdById', 'tokenHash', 'search', 'bodyText', 'sha256'])
 
 export function wire (row: object): Record<string, unknown> {
   const out: Record<string, unknown> = {}

@@ -29,7 +29,7 @@ export function mediaRoutes (store: MediaStore): Routes {
         }
       }
     }, async (request, reply: FastifyReply) => {
-      const key = request.params['*']
+      const key = (request.params as { '*': string })['*']
       // Only keys the app itself makes are looked up: nothing can climb out of the store.
       if (!isValidKey(key)) throw notFound('File')
       const size = await store.size(key)

@@ -3,12 +3,16 @@ import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { hasRole } from '../../http/auth.js'
-import { AppError } from '../../http/errors.js'
+import multipart from '@fastify/multipart'
+import { AppError, invalidField } from '../../http/errors.js'
 import { fieldNames, parseFields, pickFields } from '../../http/fields.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { FieldsQuery, IdParams, errorResponses, page, ref } from '../../http/schemas.js'
-import { CreatePhotoBody, ListPhotosQuery, PhotoSchema, UpdatePhotoBody } from './schemas.js'
-import { createPhoto, deletePhoto, getPhoto, listPhotos, updatePhoto, type PhotoRow } from './service.js'
+import { RENDITION_WIDTHS } from './process.js'
+import { CreatePhotoBody, ListPhotosQuery, PhotoSchema, UpdatePhotoBody, UploadPhotoFields, type CreatePhoto, type UploadPhoto } from './schemas.js'
+import { createPhoto, createUploadedPhoto, deletePhoto, getPhoto, listPhotos, removeFilesIfUnused, updatePhoto, type PhotoRow } from './service.js'
+import type { MediaStore } from './storage.js'
+import { readUpload } from './upload.js'
 
 const tags = ['Photos']
 const fields = fieldNames(PhotoSchema)
@@ -20,7 +24,13 @@ const ownPhotoOnly = (request: FastifyRequest) => (row: PhotoRow) => {
   }
 }
 
-const photoRoutes: Routes = async (app) => {
+export type PhotoOptions = { store: MediaStore, maxBytes: number, maxPixels: number }
+
+export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
+  await app.register(multipart)
+  // The uploaded file, from preValidation to the handler.
+  const uploads = new WeakMap<FastifyRequest, Buffer | undefined>()
+
   app.get('/', {
     config: { access: 'public' },
     schema: { operationId: 'listPhotos', summary: 'List photos, newest first', tags, querystring: ListPhotosQuery, response: { 200: page(ref(PhotoSchema)) } }
@@ -36,10 +46,31 @@ const photoRoutes: Routes = async (app) => {
   }, async (request, reply) =>
     pickFields(one(reply, await getPhoto(app.db, request.params.id)), parseFields(request.query.fields, fields)))
 
+  // One route, two bodies: JSON for a photo hosted elsewhere, multipart for an upload.
   app.post('/', {
     config: { access: 'author' },
-    schema: { operationId: 'createPhoto', summary: 'Add a photo (metadata and URL)', tags, body: CreatePhotoBody, response: { 201: ref(PhotoSchema) } }
-  }, async (request, reply) => created(reply, request, await createPhoto(app.db, request.body, request.principal!.userId, app.now())))
+    preValidation: async (request) => {
+      if (!request.isMultipart()) return
+      const { fields, file } = await readUpload(request, opts.maxBytes)
+      request.body = fields
+      uploads.set(request, file)
+    },
+    schema: {
+      operationId: 'createPhoto',
+      summary: 'Upload a photo, or add one hosted elsewhere',
+      description: `\`multipart/form-data\` with a \`file\` (JPEG, PNG, WebP, AVIF or GIF, judged by its content; at most ${opts.maxBytes} bytes and ${opts.maxPixels} pixels) uploads an image: its size is read from the file, EXIF orientation applied, all metadata (GPS included) removed, and renditions made at ${RENDITION_WIDTHS.join(', ')} px wide (never upscaled) in its own format and WebP. \`application/json\` adds a photo by URL; the server never fetches it.`,
+      tags,
+      body: { content: { 'application/json': { schema: CreatePhotoBody }, 'multipart/form-data': { schema: UploadPhotoFields } } },
+      response: { 201: ref(PhotoSchema), ...errorResponses(413, 415) }
+    }
+  }, async (request, reply) => {
+    const by = request.principal!.userId
+    if (!request.isMultipart()) return created(reply, request, await createPhoto(app.db, request.body as CreatePhoto, by, app.now()))
+    const file = uploads.get(request)
+    if (!file || file.length === 0) throw invalidField('/file', 'is required: the image to upload')
+    const row = await createUploadedPhoto(app.db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, maxPixels: opts.maxPixels, now: app.now() })
+    return created(reply, request, row)
+  })
 
   app.patch('/:id', {
     config: { access: 'author' },
@@ -51,9 +82,9 @@ const photoRoutes: Routes = async (app) => {
     config: { access: 'author' },
     schema: { operationId: 'deletePhoto', summary: 'Delete a photo that nothing uses', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => {
-    await deletePhoto(app.db, request.params.id, ifMatch(request), ownPhotoOnly(request))
+    const deleted = await deletePhoto(app.db, request.params.id, ifMatch(request), ownPhotoOnly(request))
+    await removeFilesIfUnused(app.db, opts.store, deleted)
     return reply.code(204).send()
   })
 }
 
-export default photoRoutes

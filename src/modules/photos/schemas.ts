@@ -23,7 +23,7 @@ export const PhotoSchema = Type.Object({
   mimeType: Type.Union([Type.String(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()]),
   url: Type.String(),
-  renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String() })),
+  renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String(), mimeType: Type.Optional(Type.String()) }), { description: 'Sizes for srcset: for an upload, each width in the original format and in WebP, never wider than the original.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema)
 }, { $id: 'Photo', additionalProperties: false })
@@ -55,3 +55,11 @@ export const ListPhotosQuery = Type.Object({
 export type CreatePhoto = Static<typeof CreatePhotoBody>
 export type UpdatePhoto = Static<typeof UpdatePhotoBody>
 export type ListPhotos = Static<typeof ListPhotosQuery>
+
+export const UploadPhotoFields = Type.Object({
+  file: Type.Optional(Type.Unsafe<string>({ type: 'string', format: 'binary', description: 'The image: JPEG, PNG, WebP, AVIF or GIF, judged by its content. Required.' })),
+  caption: Type.Optional(Type.String({ maxLength: 2000 })),
+  credit: Type.Optional(Type.String({ maxLength: 300 })),
+  altText: Type.Optional(Type.String({ maxLength: 1000 }))
+}, { additionalProperties: false })
+export type UploadPhoto = Static<typeof UploadPhotoFields>

@@ -1,12 +1,14 @@
 // Photo metadata: create, read, update, and delete when nothing uses the photo.
-import { eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray, ne } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
-import type { CreatePhoto, ListPhotos, UpdatePhoto } from './schemas.js'
+import { extensions, mimeTypes, processImage } from './process.js'
+import type { CreatePhoto, ListPhotos, UpdatePhoto, UploadPhoto } from './schemas.js'
+import type { MediaStore } from './storage.js'
 
 export type PhotoRow = typeof photos.$inferSelect
 
@@ -61,12 +63,72 @@ async function references (db: Db, id: string): Promise<Reference[]> {
 }
 
 export async function deletePhoto (db: Db, id: string, ifMatch: number[] | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const [current] = await tx.select().from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
     assertVersion(current.version, ifMatch)
     assertUnreferenced(`Photo ${id}`, await references(tx as unknown as Db, id))
     await tx.delete(photos).where(eq(photos.id, id))
+    return current
   })
+}
+
+export const MEDIA_PREFIX = '/media/'
+const keyOf = (url: string) => (url.startsWith(MEDIA_PREFIX) ? url.slice(MEDIA_PREFIX.length) : undefined)
+
+/**
+ * Stores an uploaded image and its renditions (made now, at upload, so no burst of first
+ * requests can make the same rendition twice), then records the photo. A file uploaded before
+ * is stored once: the new photo shares the existing files.
+ */
+export async function createUploadedPhoto (db: Db, store: MediaStore, input: { file: Buffer, meta: UploadPhoto, createdById: string | null, maxPixels: number, now?: Date }) {
+  const processed = await processImage(input.file, input.maxPixels)
+  const { sha256, original } = processed
+  const originalKey = `${sha256}/original.${extensions[processed.format]}`
+  const files = [
+    { key: originalKey, data: original.data },
+    ...processed.renditions.map((r) => ({ key: `${sha256}/${r.width}.${extensions[r.format]}`, data: r.data }))
+  ]
+  const fresh: string[] = []
+  try {
+    for (const f of files) {
+      if (await store.size(f.key) === undefined) {
+        await store.put(f.key, f.data)
+        fresh.push(f.key)
+      }
+    }
+    const now = input.now ?? new Date()
+    const [row] = await db.insert(photos).values({
+      caption: input.meta.caption?.trim() || null,
+      credit: input.meta.credit?.trim() || null,
+      altText: input.meta.altText?.trim() || null,
+      width: original.width,
+      height: original.height,
+      mimeType: mimeTypes[processed.format],
+      bytes: original.data.length,
+      url: MEDIA_PREFIX + originalKey,
+      renditions: processed.renditions
+        .map((r) => ({ width: r.width, url: `${MEDIA_PREFIX}${sha256}/${r.width}.${extensions[r.format]}`, mimeType: mimeTypes[r.format] }))
+        .sort((a, b) => a.width - b.width || a.mimeType.localeCompare(b.mimeType)),
+      sha256,
+      createdById: input.createdById,
+      createdAt: now,
+      updatedAt: now
+    }).returning()
+    return row
+  } catch (error) {
+    // Nothing partial is left behind: files this upload added go again.
+    await Promise.all(fresh.map((key) => store.remove(key).catch(() => {})))
+    throw error
+  }
+}
+
+/** Removes a deleted photo's files, unless another photo shares them. */
+export async function removeFilesIfUnused (db: Db, store: MediaStore, photo: PhotoRow) {
+  if (!photo.sha256) return
+  const [other] = await db.select({ id: photos.id }).from(photos).where(and(eq(photos.sha256, photo.sha256), ne(photos.id, photo.id))).limit(1)
+  if (other) return
+  const keys = [photo.url, ...photo.renditions.map((r) => r.url)].flatMap((u) => keyOf(u) ?? [])
+  await Promise.all(keys.map((key) => store.remove(key)))
 }

@@ -1,0 +1,125 @@
+// The in-process cache of anonymous responses: hits skip the database, and no write, schedule
+// or staff request can make it serve something stale or private.
+import t from 'tap'
+import { build, call } from './helper.js'
+
+const on = { PUBLIC_CACHE: 'true' }
+
+t.test('public cache', async (t) => {
+  let now = new Date('2026-06-01T12:00:00.000Z')
+  const one = await build(t, { env: on, now: () => now })
+  const two = await build(t, { env: on, now: () => now, database: one.database })
+  const editor = one.editor.token
+  const create = async (headline: string, publish = true) => {
+    now = new Date(now.getTime() + 1000) // distinct publication times, so the newest is first
+    const res = await call(one.app, 'POST', '/v1/articles', { token: editor, body: { headline } })
+    if (publish) await call(one.app, 'POST', `/v1/articles/${res.json().id}/publish`, { token: editor })
+    return res.json().id as string
+  }
+  const headlines = async (app: typeof one.app, url = '/v1/articles') => { // a list
+    const res = await call(app, 'GET', url)
+    return { res, list: res.json().data.map((a: { headline: string }) => a.headline) as string[] }
+  }
+  const first = await create('Harbour reopens')
+
+  t.test('a repeated anonymous read is a hit and costs no query', async (t) => {
+    const miss = await call(one.app, 'GET', `/v1/articles/${first}`)
+    t.equal(miss.statusCode, 200)
+    t.notOk(miss.headers['x-cache'])
+    one.queries.length = 0
+    const hit = await call(one.app, 'GET', `/v1/articles/${first}`)
+    t.equal(hit.headers['x-cache'], 'hit')
+    t.equal(one.queries.length, 0, 'no SQL for a hit')
+    t.equal(hit.body, miss.body)
+    t.equal(hit.headers.etag, miss.headers.etag)
+    t.equal(hit.headers['cache-control'], 'public, max-age=60, stale-while-revalidate=600')
+    t.match(hit.headers['content-type'], /application\/json/)
+    const revalidated = await call(one.app, 'GET', `/v1/articles/${first}`, { headers: { 'if-none-match': String(hit.headers.etag) } })
+    t.equal(revalidated.statusCode, 304)
+    t.equal(revalidated.body, '')
+  })
+
+  t.test('staff requests are neither served from nor stored in the cache', async (t) => {
+    const draft = await create('Secret draft', false)
+    const staff = await call(one.app, 'GET', '/v1/articles?status=draft', { token: editor })
+    t.equal(staff.json().data[0].id, draft)
+    const staffAgain = await call(one.app, 'GET', '/v1/articles', { token: editor })
+    t.notOk(staffAgain.headers['x-cache'], 'never a hit with a token')
+    t.equal(staffAgain.headers['cache-control'], 'private, no-store')
+    const { res, list } = await headlines(one.app)
+    t.notOk(res.body.includes('Secret draft'), 'the anonymous list has no draft')
+    t.notOk(list.includes('Secret draft'))
+    t.notOk(res.body.includes('@staff.test'))
+  })
+
+  t.test('a write through one instance is seen by the very next read on another', async (t) => {
+    await headlines(two.app)
+    t.equal((await headlines(two.app)).res.headers['x-cache'], 'hit', 'instance two is warm')
+    await create('Bridge closes')
+    const after = await headlines(two.app)
+    t.notOk(after.res.headers['x-cache'], 'the write emptied the other instance too')
+    t.equal(after.list[0], 'Bridge closes')
+
+    await call(two.app, 'GET', `/v1/articles/${first}`)
+    t.equal((await call(two.app, 'GET', `/v1/articles/${first}`)).headers['x-cache'], 'hit')
+    const patched = await call(one.app, 'PATCH', `/v1/articles/${first}`, { token: editor, body: { headline: 'Harbour reopens at last' } })
+    t.equal(patched.statusCode, 200)
+    const read = await call(two.app, 'GET', `/v1/articles/${first}`)
+    t.equal(read.json().headline, 'Harbour reopens at last')
+  })
+
+  t.test('a refused write changes nothing and keeps the cache', async (t) => {
+    await headlines(two.app)
+    const refused = await call(one.app, 'PATCH', `/v1/articles/${first}`, { token: editor, body: { headline: '' } })
+    t.equal(refused.statusCode, 400)
+    t.equal((await headlines(two.app)).res.headers['x-cache'], 'hit')
+  })
+
+  t.test('a scheduled article appears when its time comes, even with a warm list', async (t) => {
+    const id = (await call(one.app, 'POST', '/v1/articles', { token: editor, body: { headline: 'Budget vote tonight' } })).json().id
+    const publishedAt = new Date(now.getTime() + 60_000).toISOString()
+    t.equal((await call(one.app, 'POST', `/v1/articles/${id}/publish`, { token: editor, body: { publishedAt } })).json().status, 'scheduled')
+    for (const app of [one.app, two.app]) {
+      await headlines(app)
+      const warm = await headlines(app)
+      t.equal(warm.res.headers['x-cache'], 'hit')
+      t.notOk(warm.list.includes('Budget vote tonight'))
+    }
+    now = new Date(now.getTime() + 61_000)
+    for (const app of [one.app, two.app]) {
+      const due = await headlines(app)
+      t.equal(due.list[0], 'Budget vote tonight', 'listed once its time has passed')
+      t.equal((await call(app, 'GET', `/v1/articles/${id}`)).statusCode, 200)
+    }
+  })
+
+  t.test('posting a comment keeps the cache; approving one empties it', async (t) => {
+    const url = `/v1/articles/${first}/comments`
+    await call(two.app, 'GET', url)
+    const posted = await one.app.inject({ method: 'POST', url, payload: { authorName: 'Reader', authorEmail: 'r@example.org', body: 'Good news.' } })
+    t.equal(posted.statusCode, 201)
+    const stillCached = await call(two.app, 'GET', url)
+    t.equal(stillCached.headers['x-cache'], 'hit', 'a pending comment changes nothing public')
+    t.same(stillCached.json().data, [])
+    await call(one.app, 'PATCH', `/v1/comments/${posted.json().id}`, { token: editor, body: { status: 'approved' } })
+    const fresh = await call(two.app, 'GET', url)
+    t.notOk(fresh.headers['x-cache'])
+    t.equal(fresh.json().data[0].body, 'Good news.')
+  })
+
+  t.test('with its listener lost, an instance serves nothing from the cache', async (t) => {
+    await headlines(two.app)
+    two.app.publicCache.lost()
+    t.notOk((await headlines(two.app)).res.headers['x-cache'])
+    t.notOk((await headlines(two.app)).res.headers['x-cache'], 'still off')
+    two.app.publicCache.online()
+    await headlines(two.app)
+    t.equal((await headlines(two.app)).res.headers['x-cache'], 'hit', 'back once it listens again')
+  })
+})
+
+t.test('the cache can be switched off', async (t) => {
+  const h = await build(t)
+  await call(h.app, 'GET', '/v1/sections')
+  t.notOk((await call(h.app, 'GET', '/v1/sections')).headers['x-cache'])
+})
