@@ -201,7 +201,7 @@ CREATE INDEX "article_body_photos_photo_idx" ON "article_body_photos" USING btre
 CREATE INDEX "article_related_related_idx" ON "article_related" USING btree ("related_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "article_revisions_article_version_key" ON "article_revisions" USING btree ("article_id","article_version" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "article_tags_tag_idx" ON "article_tags" USING btree ("tag_id","article_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "articles_slug_key" ON "articles" USING btree ("slug");--> statement-breakpoint
+CREATE UNIQUE INDEX "articles_slug_key" ON "articles" USING btree ("slug" text_pattern_ops);--> statement-breakpoint
 CREATE INDEX "articles_public_published_idx" ON "articles" USING btree ("published_at" DESC NULLS LAST,"id" DESC NULLS LAST) WHERE status in ('published', 'scheduled');--> statement-breakpoint
 CREATE INDEX "articles_status_published_idx" ON "articles" USING btree ("status","published_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "articles_created_idx" ON "articles" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
@@ -209,7 +209,7 @@ CREATE INDEX "articles_updated_idx" ON "articles" USING btree ("updated_at" DESC
 CREATE INDEX "articles_section_published_idx" ON "articles" USING btree ("section_id","published_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "articles_lead_photo_idx" ON "articles" USING btree ("lead_photo_id");--> statement-breakpoint
 CREATE INDEX "articles_search_idx" ON "articles" USING gin ("search");--> statement-breakpoint
-CREATE UNIQUE INDEX "authors_slug_key" ON "authors" USING btree ("slug");--> statement-breakpoint
+CREATE UNIQUE INDEX "authors_slug_key" ON "authors" USING btree ("slug" text_pattern_ops);--> statement-breakpoint
 CREATE INDEX "authors_name_idx" ON "authors" USING btree ("name","id");--> statement-breakpoint
 CREATE INDEX "authors_avatar_idx" ON "authors" USING btree ("avatar_id");--> statement-breakpoint
 CREATE INDEX "comment_moderations_comment_idx" ON "comment_moderations" USING btree ("comment_id","created_at");--> statement-breakpoint
@@ -219,9 +219,9 @@ CREATE INDEX "comments_queue_idx" ON "comments" USING btree ("status","created_a
 CREATE INDEX "comments_repeat_idx" ON "comments" USING btree ("client_hash","body_hash","created_at");--> statement-breakpoint
 CREATE INDEX "photos_created_at_idx" ON "photos" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "photos_sha256_idx" ON "photos" USING btree ("sha256");--> statement-breakpoint
-CREATE UNIQUE INDEX "sections_slug_key" ON "sections" USING btree ("slug");--> statement-breakpoint
+CREATE UNIQUE INDEX "sections_slug_key" ON "sections" USING btree ("slug" text_pattern_ops);--> statement-breakpoint
 CREATE INDEX "sections_name_idx" ON "sections" USING btree ("name","id");--> statement-breakpoint
-CREATE UNIQUE INDEX "tags_slug_key" ON "tags" USING btree ("slug");--> statement-breakpoint
+CREATE UNIQUE INDEX "tags_slug_key" ON "tags" USING btree ("slug" text_pattern_ops);--> statement-breakpoint
 CREATE INDEX "tags_name_idx" ON "tags" USING btree ("name","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree (lower("email"));--> statement-breakpoint
 CREATE INDEX "users_created_idx" ON "users" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);

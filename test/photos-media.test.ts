@@ -3,12 +3,13 @@
 // are refused while the photo is used and remove files only when nothing else needs them.
 import t from 'tap'
 import { readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
 import { eq } from 'drizzle-orm'
 import sharp from 'sharp'
 import { build } from './helper.js'
 import { photos } from '../src/db/schema.js'
 import {
-  canvas, diskPath, filePart, filesIn, IMMUTABLE, photoCount, problem, sha256, upload
+  canvas, diskPath, filePart, filesIn, IMMUTABLE, noise, photoCount, problem, sha256, upload
 } from './photos-upload-helpers.js'
 
 t.test('uploaded photos', async (t) => {
@@ -94,6 +95,8 @@ t.test('uploaded photos', async (t) => {
   await t.test('no path leads out of the media folder', async (t) => {
     const photo = await add(h.author.token, await jpeg(200, 150))
     const hash = photo.url.split('/')[2]
+    const upToProject = path.relative(media, path.resolve('package.json')).split(path.sep).join('/')
+    t.match(upToProject, /^(\.\.\/)+package\.json$/)
     const attempts = [
       '/media/../package.json',
       '/media/..%2fpackage.json',
@@ -111,7 +114,12 @@ t.test('uploaded photos', async (t) => {
       `/media/${hash}/original.jpg%00.png`,
       `/media/${hash}/original.jpg.tmp`,
       '/media/',
-      '/media'
+      '/media',
+      // Deep enough to reach the project's package.json and /etc/passwd from the media folder.
+      `/media/${encodeURIComponent(upToProject)}`,
+      `/media/${upToProject.replaceAll('.', '%2e')}`,
+      `/media/${'..%2f'.repeat(30)}etc%2fpasswd`,
+      `/media/${'%2e%2e/'.repeat(30)}etc/passwd`
     ]
     for (const url of attempts) {
       const res = await get(url)
@@ -180,6 +188,35 @@ t.test('uploaded photos', async (t) => {
     problem(t, await del(photo.id, h.otherAuthor.token), 403, 'FORBIDDEN')
     t.equal((await get(`/v1/photos/${photo.id}`)).json().caption, 'New caption')
     t.strictSame(await filesIn(media), files, 'a refused delete removes no file')
+  })
+
+  await t.test('a file larger than the JSON body limit uploads', async (t) => {
+    const big = await noise(700, 700)
+    t.ok(big.length > h.config.BODY_LIMIT_BYTES && big.length < h.config.PHOTO_MAX_BYTES, `${big.length} bytes: over BODY_LIMIT_BYTES, under PHOTO_MAX_BYTES`)
+    const photo = await add(h.editor.token, big)
+    t.match(photo, { width: 700, height: 700, mimeType: 'image/png' })
+    t.ok((await get(photo.url)).rawPayload.length > h.config.BODY_LIMIT_BYTES)
+  })
+
+  await t.test('an upload\'s file facts cannot be edited, and deleting it leaves other photos\' files alone', async (t) => {
+    const mine = await add(h.author.token, await jpeg(700, 500))
+    const theirs = await add(h.otherAuthor.token, await jpeg(700, 500))
+    const theirFiles = await filesOf(theirs.url.split('/')[2])
+    t.equal(theirFiles.length, 1 + theirs.renditions.length)
+    const edit = await send('PATCH', `/v1/photos/${mine.id}`, h.author.token, {
+      url: theirs.url,
+      renditions: [...theirs.renditions.map((r: { width: number, url: string }) => ({ width: r.width, url: r.url })), { width: 10, url: '/media/x/../../package.json' }]
+    })
+    const refused = problem(t, edit, 400, 'VALIDATION_FAILED')
+    t.strictSame(refused.errors.map((e: { path: string }) => e.path), ['/url', '/renditions'])
+    const [row] = await h.database.db.select().from(photos).where(eq(photos.id, mine.id))
+    t.equal(row.url, mine.url, 'the url is unchanged')
+    t.equal(row.version, 1, 'nothing written')
+    t.equal((await del(mine.id, h.author.token)).statusCode, 204)
+    t.strictSame(await filesOf(theirs.url.split('/')[2]), theirFiles, 'the other photo keeps its files')
+    for (const url of urlsOf(theirs)) t.equal((await get(url)).statusCode, 200, `${url} still served`)
+    t.strictSame(await filesOf(mine.url.split('/')[2]), [], 'and the deleted photo\'s own files are gone, not orphaned')
+    t.ok((await stat('package.json')).isFile())
   })
 
   await t.test('a photo in use cannot be deleted; its files stay', async (t) => {

@@ -246,6 +246,31 @@ t.test('photo uploads', async (t) => {
     await nothingStored(t, h, before)
   })
 
+  await t.test('a body that is not a readable form: 400, and nothing stored', async (t) => {
+    const before = await snapshot(h)
+    const post = (contentType: string, payload: Buffer) => h.app.inject({
+      method: 'POST', url: '/v1/photos', headers: { authorization: `Bearer ${h.author.token}`, 'content-type': contentType }, payload
+    })
+    const file = await jpeg(320, 240)
+    problem(t, await post('multipart/form-data', file), 400, 'BAD_REQUEST')
+    problem(t, await post('multipart/form-data; boundary=nope', Buffer.concat([Buffer.from('--other\r\n\r\n'), file])), 400, 'BAD_REQUEST')
+    await nothingStored(t, h, before)
+  })
+
+  await t.test('an animated GIF keeps its frames', async (t) => {
+    const frames = await Promise.all([1, 2, 3].map(() => canvas(400, 300, seed++)))
+    const gif = await sharp(frames, { join: { animated: true } }).gif().toBuffer()
+    const res = await upload(h, h.author.token, [filePart(gif, 'loop.gif', 'image/gif')])
+    t.equal(res.statusCode, 201, res.body)
+    const body = res.json()
+    t.match(body, { width: 400, height: 300, mimeType: 'image/gif' }, 'the size of a frame')
+    t.strictSame(body.renditions.map((r: { width: number, mimeType: string }) => `${r.width} ${r.mimeType}`), ['320 image/gif', '320 image/webp', '400 image/webp'])
+    for (const file of [{ url: body.url, width: 400 }, ...body.renditions]) {
+      const m = await sharp(diskPath(h, file.url), { animated: true }).metadata()
+      t.strictSame([m.width, m.pageHeight, m.pages], [file.width, file.width * 3 / 4, 3], `${file.url}: three frames`)
+    }
+  })
+
   await t.test('EXIF orientation is applied', async (t) => {
     const file = await sharp(await canvas(1200, 800, seed++)).jpeg().withMetadata({ orientation: 6 }).toBuffer()
     t.match(await sharp(file).metadata(), { width: 1200, height: 800, orientation: 6 }, 'the input is stored sideways')

@@ -67,7 +67,7 @@ export const authors = pgTable('authors', {
   createdAt: createdAt(),
   updatedAt: updatedAt()
 }, (t) => [
-  uniqueIndex('authors_slug_key').on(t.slug),
+  uniqueIndex('authors_slug_key').on(t.slug.op('text_pattern_ops')),
   index('authors_name_idx').on(t.name, t.id),
   index('authors_avatar_idx').on(t.avatarId)
 ])
@@ -80,7 +80,7 @@ const taxonomy = (name: 'sections' | 'tags') => pgTable(name, {
   version: version(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
-}, (t) => [uniqueIndex(`${name}_slug_key`).on(t.slug), index(`${name}_name_idx`).on(t.name, t.id)])
+}, (t) => [uniqueIndex(`${name}_slug_key`).on(t.slug.op('text_pattern_ops')), index(`${name}_name_idx`).on(t.name, t.id)])
 
 export const sections = taxonomy('sections')
 export const tags = taxonomy('tags')
@@ -117,7 +117,8 @@ export const articles = pgTable('articles', {
   createdAt: createdAt(),
   updatedAt: updatedAt()
 }, (t) => [
-  uniqueIndex('articles_slug_key').on(t.slug),
+  // text_pattern_ops: the same index serves `slug = ?` and the `slug LIKE 'base-%'` of slug generation.
+  uniqueIndex('articles_slug_key').on(t.slug.op('text_pattern_ops')),
   // Public lists: published (or scheduled and due) newest first.
   index('articles_public_published_idx').on(t.publishedAt.desc(), t.id.desc())
     .where(sql`status in ('published', 'scheduled')`),

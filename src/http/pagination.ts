@@ -1,5 +1,5 @@
 // Keyset (cursor) pagination: page 1000 costs what page 1 costs, and inserts never shift a page.
-import { and, eq, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import { Type } from 'typebox'
 import { AppError } from './errors.js'
@@ -63,12 +63,9 @@ export function keyset (sort: Sort, idColumn: AnyPgColumn, cursor: Cursor | unde
   const idBeyond = beyond(idColumn, cursor.id)
   if (cursor.v === null) return { where: and(isNull(expr), idBeyond), orderBy }
   const value = toDb(cursor.v, kind)
-  const after = or(
-    beyond(expr as AnyPgColumn, value),
-    and(eq(expr as AnyPgColumn, value), idBeyond),
-    nullable ? isNull(expr) : undefined
-  )
-  return { where: after, orderBy }
+  // A row comparison, which PostgreSQL answers from an index on (expr, id) in one range scan.
+  const after = sort.desc ? sql`(${expr}, ${idColumn}) < (${value}, ${cursor.id})` : sql`(${expr}, ${idColumn}) > (${value}, ${cursor.id})`
+  return { where: nullable ? or(after, isNull(expr)) : after, orderBy }
 }
 
 /** Cuts the extra row fetched to learn whether another page exists, and makes its cursor. */

@@ -128,6 +128,9 @@ export class PublicCache {
   /** Empties this cache and every other instance's, and returns once the message went round. */
   async invalidate () {
     this.bump()
+    if (!this.opts.enabled) return
+    // Not listening ourselves: tell the others, but no echo can come back to wait for.
+    if (!this.listening) return this.opts.database.notify(CHANNEL, '').catch(() => {})
     const payload = `${this.instance}:${randomUUID()}`
     const echoed = new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.echoes.delete(payload); this.lost(); resolve() }, 2000)

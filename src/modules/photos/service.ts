@@ -1,14 +1,14 @@
 // Photo metadata: create, read, update, and delete when nothing uses the photo.
-import { and, eq, inArray, ne } from 'drizzle-orm'
+import { and, eq, inArray, ne, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
-import { notFound } from '../../http/errors.js'
+import { AppError, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
-import { extensions, mimeTypes, processImage } from './process.js'
+import { extensions, mimeTypes, processImage, RENDITION_WIDTHS } from './process.js'
 import type { CreatePhoto, ListPhotos, UpdatePhoto, UploadPhoto } from './schemas.js'
-import type { MediaStore } from './storage.js'
+import { isValidKey, type MediaStore } from './storage.js'
 
 export type PhotoRow = typeof photos.$inferSelect
 
@@ -45,6 +45,15 @@ export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMat
     if (!current) throw notFound('Photo')
     canEdit(current)
     assertVersion(current.version, ifMatch)
+    if (current.sha256) {
+      // An upload's file facts come from the file itself.
+      const fixed = (['url', 'renditions', 'width', 'height', 'mimeType', 'bytes'] as const).filter((k) => input[k] !== undefined)
+      if (fixed.length > 0) {
+        throw new AppError('VALIDATION_FAILED', `An uploaded photo's ${fixed.join(', ')} come from its file and cannot be changed.`, {
+          errors: fixed.map((k) => ({ path: `/${k}`, in: 'body' as const, message: 'is read from the uploaded file' }))
+        })
+      }
+    }
     const [row] = await tx.update(photos).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(photos.id, id)).returning()
     return row
   })
@@ -90,45 +99,67 @@ export async function createUploadedPhoto (db: Db, store: MediaStore, input: { f
     { key: originalKey, data: original.data },
     ...processed.renditions.map((r) => ({ key: `${sha256}/${r.width}.${extensions[r.format]}`, data: r.data }))
   ]
-  const fresh: string[] = []
-  try {
-    for (const f of files) {
-      if (await store.size(f.key) === undefined) {
-        await store.put(f.key, f.data)
-        fresh.push(f.key)
+  // Under the content's lock: a delete of the last photo sharing these files cannot remove
+  // them between the check that they exist and the insert of the row that needs them.
+  return db.transaction(async (tx) => {
+    await lockContent(tx as unknown as Db, sha256)
+    const fresh: string[] = []
+    try {
+      for (const f of files) {
+        if (await store.size(f.key) === undefined) {
+          await store.put(f.key, f.data)
+          fresh.push(f.key)
+        }
       }
+      const now = input.now ?? new Date()
+      const [row] = await tx.insert(photos).values({
+        caption: input.meta.caption?.trim() || null,
+        credit: input.meta.credit?.trim() || null,
+        altText: input.meta.altText?.trim() || null,
+        width: original.width,
+        height: original.height,
+        mimeType: mimeTypes[processed.format],
+        bytes: original.data.length,
+        url: MEDIA_PREFIX + originalKey,
+        renditions: processed.renditions
+          .map((r) => ({ width: r.width, url: `${MEDIA_PREFIX}${sha256}/${r.width}.${extensions[r.format]}`, mimeType: mimeTypes[r.format] }))
+          .sort((a, b) => a.width - b.width || a.mimeType.localeCompare(b.mimeType)),
+        sha256,
+        createdById: input.createdById,
+        createdAt: now,
+        updatedAt: now
+      }).returning()
+      return row
+    } catch (error) {
+      // Nothing partial is left behind: files this upload added go again (still under the lock,
+      // so no other upload has come to rely on them).
+      await Promise.all(fresh.map((key) => store.remove(key).catch(() => {})))
+      throw error
     }
-    const now = input.now ?? new Date()
-    const [row] = await db.insert(photos).values({
-      caption: input.meta.caption?.trim() || null,
-      credit: input.meta.credit?.trim() || null,
-      altText: input.meta.altText?.trim() || null,
-      width: original.width,
-      height: original.height,
-      mimeType: mimeTypes[processed.format],
-      bytes: original.data.length,
-      url: MEDIA_PREFIX + originalKey,
-      renditions: processed.renditions
-        .map((r) => ({ width: r.width, url: `${MEDIA_PREFIX}${sha256}/${r.width}.${extensions[r.format]}`, mimeType: mimeTypes[r.format] }))
-        .sort((a, b) => a.width - b.width || a.mimeType.localeCompare(b.mimeType)),
-      sha256,
-      createdById: input.createdById,
-      createdAt: now,
-      updatedAt: now
-    }).returning()
-    return row
-  } catch (error) {
-    // Nothing partial is left behind: files this upload added go again.
-    await Promise.all(fresh.map((key) => store.remove(key).catch(() => {})))
-    throw error
-  }
+  })
 }
 
-/** Removes a deleted photo's files, unless another photo shares them. */
+/**
+ * Removes a deleted photo's files, unless another photo shares them. The files are found from
+ * the content hash, never trusted from `url` or `renditions` alone: those can be edited, and must
+ * not lead a delete to another photo's files (or outside the store).
+ */
 export async function removeFilesIfUnused (db: Db, store: MediaStore, photo: PhotoRow) {
-  if (!photo.sha256) return
-  const [other] = await db.select({ id: photos.id }).from(photos).where(and(eq(photos.sha256, photo.sha256), ne(photos.id, photo.id))).limit(1)
-  if (other) return
-  const keys = [photo.url, ...photo.renditions.map((r) => r.url)].flatMap((u) => keyOf(u) ?? [])
-  await Promise.all(keys.map((key) => store.remove(key)))
+  const hash = photo.sha256
+  if (!hash) return
+  const prefix = `${hash}/`
+  const named = [photo.url, ...photo.renditions.map((r) => r.url)]
+    .flatMap((u) => keyOf(u) ?? [])
+    .filter((key) => key.startsWith(prefix) && isValidKey(key))
+  const widths = [...RENDITION_WIDTHS, ...(photo.width ? [photo.width] : [])]
+  const made = Object.values(extensions).flatMap((ext) => [`original.${ext}`, ...widths.map((w) => `${w}.${ext}`)]).map((name) => prefix + name)
+  await db.transaction(async (tx) => {
+    await lockContent(tx as unknown as Db, hash)
+    const [other] = await tx.select({ id: photos.id }).from(photos).where(and(eq(photos.sha256, hash), ne(photos.id, photo.id))).limit(1)
+    if (other) return
+    await Promise.all([...new Set([...named, ...made])].map((key) => store.remove(key)))
+  })
 }
+
+/** Serialises work on one content hash (across instances sharing the database) until the transaction ends. */
+const lockContent = (tx: Db, hash: string) => tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`photo:${hash}`}, 0))`)
