@@ -213,6 +213,8 @@ CREATE UNIQUE INDEX "authors_slug_key" ON "authors" USING btree ("slug" text_pat
 CREATE INDEX "authors_name_idx" ON "authors" USING btree ("name","id");--> statement-breakpoint
 CREATE INDEX "authors_avatar_idx" ON "authors" USING btree ("avatar_id");--> statement-breakpoint
 CREATE INDEX "comment_moderations_comment_idx" ON "comment_moderations" USING btree ("comment_id","created_at");--> statement-breakpoint
+CREATE INDEX "comments_article_idx" ON "comments" USING btree ("article_id");--> statement-breakpoint
+CREATE INDEX "comments_parent_idx" ON "comments" USING btree ("parent_id");--> statement-breakpoint
 CREATE INDEX "comments_article_threads_idx" ON "comments" USING btree ("article_id","status","created_at","id") WHERE parent_id is null;--> statement-breakpoint
 CREATE INDEX "comments_thread_idx" ON "comments" USING btree ("thread_id","created_at");--> statement-breakpoint
 CREATE INDEX "comments_queue_idx" ON "comments" USING btree ("status","created_at","id");--> statement-breakpoint

@@ -81,7 +81,8 @@ export async function buildApp (options: AppOptions) {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Slugs may be 120 characters, longer than the router's default parameter limit of 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
     // One log line a request (below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true })
   }).withTypeProvider<TypeProvider>()

@@ -214,6 +214,9 @@ export const comments = pgTable('comments', {
   createdAt: createdAt(),
   updatedAt: updatedAt()
 }, (t) => [
+  // For cascading deletes from an article or a comment.
+  index('comments_article_idx').on(t.articleId),
+  index('comments_parent_idx').on(t.parentId),
   index('comments_article_threads_idx').on(t.articleId, t.status, t.createdAt, t.id).where(sql`parent_id is null`),
   index('comments_thread_idx').on(t.threadId, t.createdAt),
   index('comments_queue_idx').on(t.status, t.createdAt, t.id),

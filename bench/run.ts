@@ -1,0 +1,638 @@
+// The benchmark: npm run bench -- [--articles N] [--duration S] [--warmup S] [--connections 50]
+//                                  [--smoke] [--out FILE] [--seed TEXT] [--only key,key] [--keep-db] [--no-cache]
+//
+// 1. A fresh database: `dateline_bench` on the PostgreSQL server of DATABASE_URL (dropped and
+//    created again), or, without DATABASE_URL, an embedded PGlite database in a temporary DATA_DIR.
+// 2. Migrations and the bulk seeder (bench/seed.ts), then an editor token made through the services.
+// 3. The API server as a child process (node --import tsx src/server.ts), and the reference (a bare
+//    Fastify server sending a body of the same size as an article page, bench/reference-server.ts)
+//    as another. This process only sends load (autocannon, as a library) and samples the memory of
+//    the process under test from /proc/<pid>/status.
+// 4. Each scenario: a warm-up, then a fixed duration, 50 connections by default. The results go to
+//    the terminal as a table and to a JSON file (default bench/results/<date>.json).
+//
+// The server runs with its default configuration, so anonymous reads of the same URL are answered
+// from its in-process public cache after the first one; --no-cache starts it with PUBLIC_CACHE=false
+// to measure the database paths instead.
+//
+// --smoke: a few hundred articles and one-second runs without warm-up, for CI; it exits with 1 when
+// a scenario gets an unexpected status or an error, or completes no request at all.
+// Child processes are stopped at the end, on errors and on Ctrl-C alike. Traffic stays on 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon, { type Options, type Result } from 'autocannon'
+import pg from 'pg'
+import { sql } from 'drizzle-orm'
+import { openDatabase } from '../src/db/client.js'
+import { createToken } from '../src/modules/tokens/service.js'
+import { createUser } from '../src/modules/users/service.js'
+import { seed, type SeedResult, type SeedTarget } from './seed.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const HOST = '127.0.0.1'
+const INCLUDE = 'include=authors,leadPhoto,section,tags'
+const BENCH_DB = 'dateline_bench'
+
+// ---- options -------------------------------------------------------------------------------
+
+const { values: argv } = parseArgs({
+  options: {
+    articles: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    seed: { type: 'string', default: 'dateline' },
+    only: { type: 'string' },
+    'keep-db': { type: 'boolean', default: false },
+    'no-cache': { type: 'boolean', default: false }
+  }
+})
+
+function numberOption (name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number of at least ${min}`)
+  return n
+}
+
+const smoke = argv.smoke
+const options = {
+  articles: Math.floor(numberOption('articles', argv.articles, smoke ? 300 : 100_000, 20)),
+  duration: numberOption('duration', argv.duration, smoke ? 1 : 10, 1),
+  warmup: numberOption('warmup', argv.warmup, smoke ? 0 : 3, 0),
+  connections: Math.floor(numberOption('connections', argv.connections, 50, 1)),
+  seed: argv.seed,
+  only: argv.only ? new Set(argv.only.split(',').map((s) => s.trim())) : undefined,
+  publicCache: !argv['no-cache']
+}
+const startedAt = new Date()
+const loadAtStart = os.loadavg()
+const outFile = path.resolve(argv.out ?? path.join(root, 'bench', 'results', `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`))
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+// ---- child processes: always stopped ---------------------------------------------------------
+
+const children = new Set<ChildProcess>()
+const temporary: string[] = []
+/** The servers' logs: removed after a clean run, kept (and named) after a failed one. */
+const logs: string[] = []
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
+
+function stopChild (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (exited(child)) return Promise.resolve()
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => { clearTimeout(force); children.delete(child); resolve() })
+    child.kill(signal)
+  })
+}
+
+async function stopAll () {
+  await Promise.all([...children].map((c) => stopChild(c)))
+}
+
+// Last resort when the runner itself dies: no server is left behind.
+process.on('exit', () => { for (const c of children) if (!exited(c)) c.kill('SIGKILL') })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`\n${signal}: stopping the servers`)
+    stopAll().finally(() => {
+      for (const file of temporary) rmSync(file, { recursive: true, force: true })
+      process.exit(130)
+    })
+  })
+}
+
+async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, HOST, () => {
+      const address = s.address()
+      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+type Started = { child: ChildProcess, port: number, base: string, logFile: string }
+
+async function startProcess (name: string, script: string, env: NodeJS.ProcessEnv, readyPath: string): Promise<Started> {
+  const port = await freePort()
+  const logFile = path.join(os.tmpdir(), `dateline-bench-${name}-${process.pid}.log`)
+  logs.push(logFile)
+  const out = createWriteStream(logFile)
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root,
+    env: { ...env, PORT: String(port), HOST },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  children.add(child)
+  child.stdout!.pipe(out)
+  child.stderr!.pipe(out)
+  child.once('exit', () => children.delete(child))
+  const base = `http://${HOST}:${port}`
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (exited(child)) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(logFile)}`)
+    try {
+      const res = await fetch(base + readyPath)
+      if (res.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${name} was not ready within 60 s:\n${tail(logFile)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { child, port, base, logFile }
+}
+
+function tail (file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+// ---- memory of the process under test ------------------------------------------------------
+
+type Memory = { peakRssMb: number, hwmMb: number }
+
+function sampleMemory (pid: number) {
+  const file = `/proc/${pid}/status`
+  let peakRss = 0
+  let hwm = 0
+  const read = () => {
+    if (!existsSync(file)) return
+    try {
+      const status = readFileSync(file, 'utf8')
+      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+      peakRss = Math.max(peakRss, kb('VmRSS'))
+      hwm = Math.max(hwm, kb('VmHWM'))
+    } catch {
+      // the process is gone
+    }
+  }
+  read()
+  const timer = setInterval(read, 200)
+  return (): Memory => {
+    clearInterval(timer)
+    read()
+    return { peakRssMb: Math.round(peakRss / 102.4) / 10, hwmMb: Math.round(hwm / 102.4) / 10 }
+  }
+}
+
+// ---- scenarios -------------------------------------------------------------------------------
+
+type Scenario = {
+  key: string
+  name: string
+  /** What autocannon sends; url is added. */
+  load: () => Omit<Options, 'url'>
+  /** Runs before each autocannon run (the warm-up and the measured one). */
+  prepare?: () => Promise<void>
+  /** The statuses that count as a success; 2xx unless said otherwise. */
+  expected?: (status: number) => boolean
+  reference?: boolean
+  note?: string
+}
+
+type ScenarioResult = {
+  key: string
+  name: string
+  note?: string
+  reqPerSec: number
+  latencyMs: { p50: number, p90: number, p99: number, max: number, mean: number }
+  requests: number
+  errors: number
+  timeouts: number
+  non2xx: number
+  unexpected: number
+  statusCodes: Record<string, number>
+  bytesPerSec: number
+  ratioToReference: number | null
+  memory: Memory
+}
+
+async function measure (base: string, pid: number, scenario: Scenario): Promise<ScenarioResult> {
+  const run = async (duration: number) => {
+    await scenario.prepare?.()
+    // autocannon takes a fixed path from the URL (a top-level `path` option is ignored).
+    const { path: fixedPath, ...load } = scenario.load()
+    return autocannon({ url: base + (fixedPath ?? ''), connections: options.connections, duration, timeout: 30, ...load }) as Promise<Result>
+  }
+  if (options.warmup > 0) await run(options.warmup)
+  const stopSampling = sampleMemory(pid)
+  const r = await run(options.duration)
+  const memory = stopSampling()
+  const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
+  const statusCodes: Record<string, number> = {}
+  let unexpected = r.errors + r.mismatches
+  for (const [code, { count }] of Object.entries(r.statusCodeStats)) {
+    statusCodes[code] = count
+    if (!expected(Number(code))) unexpected += count
+  }
+  return {
+    key: scenario.key,
+    name: scenario.name,
+    ...(scenario.note && { note: scenario.note }),
+    reqPerSec: Math.round((r.requests.total / r.duration) * 10) / 10,
+    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: Math.round(r.latency.mean * 100) / 100 },
+    requests: r.requests.total,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    unexpected,
+    statusCodes,
+    bytesPerSec: Math.round(r.throughput.mean),
+    ratioToReference: null,
+    memory
+  }
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+type Targets = {
+  slugs: string[]
+  sectionTag: { section: string, tag: string, articles: number }
+  hotArticle: { id: string, comments: number }
+  commentArticles: string[]
+  patchArticles: string[]
+  published: number
+  matches: { common: number, rare: number }
+}
+
+async function prepareDatabase (): Promise<{ target: SeedTarget, cleanup: () => Promise<void>, driver: 'pg' | 'pglite' }> {
+  const url = process.env.DATABASE_URL
+  if (url) {
+    const benchUrl = new URL(url)
+    const adminUrl = new URL(url)
+    benchUrl.pathname = `/${BENCH_DB}`
+    if (adminUrl.pathname === `/${BENCH_DB}`) adminUrl.pathname = '/postgres'
+    const admin = new pg.Client({ connectionString: adminUrl.toString() })
+    await admin.connect()
+    try {
+      await admin.query(`drop database if exists ${BENCH_DB} with (force)`)
+      await admin.query(`create database ${BENCH_DB}`)
+    } finally {
+      await admin.end()
+    }
+    return {
+      target: { url: benchUrl.toString() },
+      driver: 'pg',
+      cleanup: async () => {
+        if (argv['keep-db']) { log(`Kept the database ${benchUrl.toString()}`); return }
+        const c = new pg.Client({ connectionString: adminUrl.toString() })
+        await c.connect()
+        try { await c.query(`drop database if exists ${BENCH_DB} with (force)`) } finally { await c.end() }
+      }
+    }
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'dateline-bench-'))
+  temporary.push(dataDir)
+  return {
+    target: { dataDir },
+    driver: 'pglite',
+    cleanup: async () => {
+      if (argv['keep-db']) { log(`Kept the PGlite data in ${dataDir}`); return }
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** An editor token, made through the services like `npm run token` does, and what the scenarios aim at. */
+async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<{ token: string, targets: Targets }> {
+  const database = await openDatabase('url' in target ? { url: target.url, poolSize: 2 } : { dataDir: target.dataDir })
+  try {
+    const db = database.db
+    const user = await createUser(db, { name: 'Benchmark Editor', email: 'bench-editor@dateline.example', role: 'editor' })
+    const { secret } = await createToken(db, { userId: user.id, label: 'benchmark' })
+    const rows = async <T>(query: ReturnType<typeof sql>) => ((await db.execute(query)) as unknown as { rows: T[] }).rows
+
+    // Slugs of at most 100 characters: the router answers 414 for a longer path parameter
+    // (find-my-way's maxParamLength), although slugs may have 120 (see the report of the run).
+    const slugs = (await rows<{ slug: string }>(sql`select slug from articles where status = 'published' and published_at <= now() and length(slug) <= 100 order by md5(id::text) limit 2000`)).map((r) => r.slug)
+    // A section and a tag that go together often, but not the commonest pair: a filtered list that
+    // has to look at more than its own page of rows.
+    const pairs = await rows<{ section: string, tag: string, articles: number }>(sql`
+      select s.slug as section, t.slug as tag, count(*)::int as articles
+      from articles a join sections s on s.id = a.section_id
+      join article_tags at on at.article_id = a.id join tags t on t.id = at.tag_id
+      where a.status = 'published'
+      group by s.slug, t.slug order by count(*) desc limit 11`)
+    const sectionTag = pairs[Math.min(10, pairs.length - 1)]
+    const [hot] = await rows<{ id: string, comments: number }>(sql`select id, comment_count as comments from articles where status = 'published' order by comment_count desc, id limit 1`)
+    const commentArticles = (await rows<{ id: string }>(sql`select id from articles where status = 'published' and published_at <= now() and comments_open order by md5(id::text) limit 1000`)).map((r) => r.id)
+    // Each connection edits an article of its own: drafts first, then archived ones, then the
+    // oldest published ones (the write scenarios run after the read ones, so edits change no page
+    // that a read scenario fetched).
+    const need = Math.max(options.connections * 2, 100)
+    const patchArticles = (await rows<{ id: string }>(sql`
+      select id from articles where slug <> ${slugs[0]}
+      order by case status when 'draft' then 0 when 'archived' then 1 when 'published' then 2 else 3 end, created_at
+      limit ${need}`)).map((r) => r.id)
+    const [{ published }] = await rows<{ published: number }>(sql`select count(*)::int as published from articles where status in ('published', 'scheduled') and published_at <= now()`)
+    const count = async (term: string) => (await rows<{ n: number }>(sql`select count(*)::int as n from articles where status = 'published' and search @@ websearch_to_tsquery('english', ${term})`))[0].n
+    const matches = { common: await count(seeded.terms.common), rare: await count(seeded.terms.rare) }
+    if (!hot || slugs.length === 0 || commentArticles.length === 0 || patchArticles.length < options.connections || !sectionTag) {
+      throw new Error('The seeded database is too small for the scenarios; use more --articles or fewer --connections.')
+    }
+    return { token: secret, targets: { slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
+  } finally {
+    await database.close()
+  }
+}
+
+async function getJson (url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers })
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`)
+  return { res, body: await res.text() }
+}
+
+/** Walks the public list `depth` items deep, 100 at a time, and returns the cursor found there. */
+async function deepCursor (base: string, depth: number): Promise<string> {
+  let cursor: string | undefined
+  for (let walked = 0; walked < depth;) {
+    const limit = Math.min(100, depth - walked)
+    const { body } = await getJson(`${base}/v1/articles?limit=${limit}&fields=id${cursor ? `&cursor=${cursor}` : ''}`)
+    const page = JSON.parse(body) as { data: unknown[], meta: { nextCursor: string | null } }
+    walked += page.data.length
+    if (!page.meta.nextCursor) throw new Error(`The list ended after ${walked} items, before ${depth}`)
+    cursor = page.meta.nextCursor
+  }
+  return cursor!
+}
+
+type Extra = { etag: string, deep: string, depth: number, terms: SeedResult['terms'], fetchEtag: (id: string) => Promise<string> }
+
+function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
+  const auth = { authorization: `Bearer ${token}` }
+  const json = { 'content-type': 'application/json' }
+  const runTag = startedAt.getTime().toString(36)
+  let slugTurn = 0
+  let postTurn = 0
+  let commentTurn = 0
+  let patchTurn = 0
+  let patchRun = 0
+  let patching: string[] = []
+  const etags = new Map<string, string>()
+  const slugPaths = targets.slugs.map((s) => `/v1/articles/by-slug/${s}?${INCLUDE}`)
+  const { section, tag } = targets.sectionTag
+  return [
+    {
+      key: 'reference', name: 'reference: bare Fastify, same body size', reference: true,
+      load: () => ({ method: 'GET', path: '/reference' })
+    },
+    {
+      key: 'article', name: '1 article by slug (+includes)',
+      note: `${slugPaths.length} different published slugs in turn`,
+      load: () => ({ requests: [{ setupRequest: (req) => ({ ...req, method: 'GET', path: slugPaths[slugTurn++ % slugPaths.length] }) }] })
+    },
+    { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}` }) },
+    {
+      key: 'filtered', name: '3 section + tag list', note: `section=${section}&tag=${tag} (${targets.sectionTag.articles} published articles)`,
+      load: () => ({ method: 'GET', path: `/v1/articles?limit=20&section=${section}&tag=${tag}&${INCLUDE}` })
+    },
+    {
+      key: 'deep', name: `4 page ${extra.depth.toLocaleString('en-US')} items deep`, note: `cursor after ${extra.depth} items of ${targets.published} public ones`,
+      load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}&cursor=${extra.deep}` })
+    },
+    {
+      key: 'search-common', name: `5a search, common term`, note: `q=${extra.terms.common}: ${targets.matches.common} matches`,
+      load: () => ({ method: 'GET', path: `/v1/articles?limit=20&q=${encodeURIComponent(extra.terms.common)}&${INCLUDE}` })
+    },
+    {
+      key: 'search-rare', name: `5b search, rare term`, note: `q=${extra.terms.rare}: ${targets.matches.rare} matches`,
+      load: () => ({ method: 'GET', path: `/v1/articles?limit=20&q=${encodeURIComponent(extra.terms.rare)}&${INCLUDE}` })
+    },
+    {
+      key: 'not-modified', name: '6 conditional GET (304)', note: 'If-None-Match with the ETag of scenario 1\'s first article',
+      expected: (s) => s === 304,
+      load: () => ({ method: 'GET', path: slugPaths[0], headers: { 'if-none-match': extra.etag } })
+    },
+    {
+      key: 'comments', name: '7 comment threads page', note: `article with ${targets.hotArticle.comments} approved comments`,
+      load: () => ({ method: 'GET', path: `/v1/articles/${targets.hotArticle.id}/comments` })
+    },
+    {
+      key: 'create', name: '8 POST article (editor)',
+      load: () => ({
+        requests: [{
+          setupRequest: (req) => {
+            const n = ++postTurn
+            return {
+              ...req, method: 'POST', path: '/v1/articles', headers: { ...auth, ...json },
+              body: JSON.stringify({
+                headline: `Benchmark story ${runTag} number ${n} on the harbour budget`,
+                body: [{ type: 'paragraph', text: `Councillors met on Tuesday to discuss story ${n}. The harbour budget, the tram timetable and the <strong>flood barrier</strong> were on the agenda, and residents asked questions about all three.` }]
+              })
+            }
+          }
+        }]
+      })
+    },
+    {
+      key: 'comment', name: '9 POST comment (anonymous)', note: `${targets.commentArticles.length} published articles in turn`,
+      load: () => ({
+        requests: [{
+          setupRequest: (req) => {
+            const n = ++commentTurn
+            const article = targets.commentArticles[n % targets.commentArticles.length]
+            return {
+              ...req, method: 'POST', path: `/v1/articles/${article}/comments`, headers: json,
+              body: JSON.stringify({ authorName: 'Bench Reader', authorEmail: 'reader@mail.example', body: `Comment ${runTag}-${n}: I read this story twice and I still have questions about the budget.` })
+            }
+          }
+        }]
+      })
+    },
+    {
+      key: 'update', name: '10 PATCH article (If-Match)', note: 'each connection edits its own article, If-Match from its last ETag',
+      // Every run edits articles of its own, with ETags read just before: the edits that a run
+      // leaves in flight when it stops change versions that no later request relies on.
+      prepare: async () => {
+        const pool = targets.patchArticles
+        const start = (patchRun++ * options.connections) % pool.length
+        patching = Array.from({ length: options.connections }, (_, i) => pool[(start + i) % pool.length])
+        await new Promise((r) => setTimeout(r, 300))
+        for (const id of patching) etags.set(id, await extra.fetchEtag(id))
+      },
+      load: () => {
+        let claimed = 0
+        return {
+          setupClient: (client) => {
+            const id = patching[claimed++ % patching.length]
+            client.setRequests([{
+              setupRequest: (req) => {
+                const n = ++patchTurn
+                return {
+                  ...req, method: 'PATCH', path: `/v1/articles/${id}`, headers: { ...auth, ...json, 'if-match': etags.get(id)! },
+                  body: JSON.stringify({ headline: `Edited headline, revision ${n}`, standfirst: `The standfirst as of revision ${n}.` })
+                }
+              },
+              onResponse: (status, _body, _context, headers) => {
+                const etag = headers.etag
+                if (status === 200 && typeof etag === 'string') etags.set(id, etag)
+              }
+            }])
+          }
+        }
+      }
+    }
+  ]
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+function table (results: ScenarioResult[]): string {
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'unexpected', 'vs ref', 'peak RSS MB']
+  const rows = results.map((r) => [
+    r.name,
+    r.reqPerSec.toFixed(0),
+    r.latencyMs.p50.toFixed(1),
+    r.latencyMs.p99.toFixed(1),
+    String(r.errors),
+    String(r.non2xx),
+    String(r.unexpected),
+    r.ratioToReference === null ? '' : `${(r.ratioToReference * 100).toFixed(1)}%`,
+    r.memory.peakRssMb.toFixed(0)
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+async function main () {
+  log(`Dateline benchmark: ${options.articles.toLocaleString('en-US')} articles, ${options.connections} connections, ` +
+    `${options.warmup} s warm-up + ${options.duration} s per scenario, public cache ${options.publicCache ? 'on' : 'off'}${smoke ? ' (smoke)' : ''}`)
+  const { target, cleanup, driver } = await prepareDatabase()
+  let clean = false
+  try {
+    log(`Database: ${'url' in target ? target.url : `PGlite in ${target.dataDir}`}`)
+    const seeded = await seed({ target, articles: options.articles, seed: options.seed, log: (l) => log(l) })
+    const { token, targets } = await prepareTargets(target, seeded)
+
+    const referenceBodyFile = path.join(os.tmpdir(), `dateline-bench-reference-${process.pid}.json`)
+    temporary.push(referenceBodyFile)
+    const serverEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      SEED_DEMO: 'false',
+      COMMENT_RATE_PER_CLIENT: '1000000000',
+      COMMENT_RATE_PER_ARTICLE: '1000000000',
+      AUTH_FAILURE_LIMIT: '1000000000',
+      PUBLIC_CACHE: options.publicCache ? 'true' : 'false'
+    }
+    delete serverEnv.REDIS_URL
+    delete serverEnv.DATABASE_URL
+    delete serverEnv.DATA_DIR
+    if ('url' in target) serverEnv.DATABASE_URL = target.url
+    else serverEnv.DATA_DIR = target.dataDir
+
+    log('Starting the API server...')
+    const api = await startProcess('api', 'src/server.ts', serverEnv, '/health/ready')
+    log(`  pid ${api.child.pid}, ${api.base}, log ${api.logFile}`)
+
+    // What the scenarios need from the running API.
+    const first = await getJson(`${api.base}/v1/articles/by-slug/${targets.slugs[0]}?${INCLUDE}`)
+    const etag = first.res.headers.get('etag')!
+    const sizes: Array<{ size: number, body: string }> = []
+    for (const slug of targets.slugs.slice(0, 25)) {
+      const { body } = await getJson(`${api.base}/v1/articles/by-slug/${slug}?${INCLUDE}`)
+      sizes.push({ size: Buffer.byteLength(body), body })
+    }
+    sizes.sort((a, b) => a.size - b.size)
+    const median = sizes[Math.floor(sizes.length / 2)]
+    await writeFile(referenceBodyFile, median.body)
+    // 50,000 items deep, or half way down a list too short for that.
+    const depth = targets.published >= 50_000 + 20 ? 50_000 : Math.floor(targets.published / 2)
+    const walkStarted = performance.now()
+    const deep = await deepCursor(api.base, depth)
+    log(`  walked the cursor chain ${depth.toLocaleString('en-US')} items deep in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s`)
+    const fetchEtag = async (id: string) => (await getJson(`${api.base}/v1/articles/${id}`, { authorization: `Bearer ${token}` })).res.headers.get('etag')!
+
+    log('Starting the reference server...')
+    const reference = await startProcess('reference', 'bench/reference-server.ts', { ...process.env, REFERENCE_BODY_FILE: referenceBodyFile }, '/health')
+    log(`  pid ${reference.child.pid}, ${reference.base}, body ${median.size} bytes (median article page)`)
+
+    const list = scenarios(token, targets, { etag, deep, depth, terms: seeded.terms, fetchEtag })
+      .filter((s) => !options.only || s.reference || options.only.has(s.key))
+    const results: ScenarioResult[] = []
+    for (const scenario of list) {
+      const proc = scenario.reference ? reference : api
+      log(`Running ${scenario.name}...`)
+      const result = await measure(proc.base, proc.child.pid!, scenario)
+      results.push(result)
+      log(`  ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms${result.unexpected ? `, ${result.unexpected} unexpected (${JSON.stringify(result.statusCodes)}, ${result.errors} errors)` : ''}`)
+      for (const p of [api, reference]) {
+        if (exited(p.child)) throw new Error(`A server (pid ${p.child.pid}) exited (${p.child.exitCode ?? p.child.signalCode}) during ${scenario.name}:\n${tail(p.logFile)}`)
+      }
+      // Let the requests still queued in the server finish before the next scenario starts.
+      await fetch(`${proc.base}${scenario.reference ? '/health' : '/health/ready'}`).catch(() => {})
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const ref = results.find((r) => r.key === 'reference')!
+    for (const r of results) r.ratioToReference = r === ref ? 1 : Math.round((r.reqPerSec / ref.reqPerSec) * 10_000) / 10_000
+
+    const seedSummary = { ms: seeded.ms, phases: seeded.phases, counts: seeded.counts }
+    const front = results.find((r) => r.key === 'front')
+    const deepResult = results.find((r) => r.key === 'deep')
+    const output = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      driver,
+      options: { ...options, only: options.only ? [...options.only] : undefined, smoke },
+      machine: {
+        cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`,
+        // Other work on the machine skews every figure: the load averages at the start and the end.
+        loadAverage: { start: loadAtStart, end: os.loadavg() }
+      },
+      seed: seedSummary,
+      targets: { ...targets, slugs: targets.slugs.length, commentArticles: targets.commentArticles.length, patchArticles: targets.patchArticles.length, terms: seeded.terms, depth, referenceBodyBytes: median.size },
+      deepVsFirstPage: front && deepResult ? { firstPageP99Ms: front.latencyMs.p99, deepPageP99Ms: deepResult.latencyMs.p99 } : undefined,
+      scenarios: results
+    }
+    await mkdir(path.dirname(outFile), { recursive: true })
+    await writeFile(outFile, `${JSON.stringify(output, null, 2)}\n`)
+
+    const finalMemory = sampleMemory(api.child.pid!)()
+    process.stdout.write(`\n${table(results)}\n\n`)
+    process.stdout.write(`Driver ${driver}, public cache ${options.publicCache ? 'on' : 'off'}; seeded ${options.articles.toLocaleString('en-US')} articles in ${(seeded.ms / 1000).toFixed(1)} s; ` +
+      `reference body ${median.size} bytes; API server peak RSS (VmHWM) ${finalMemory.hwmMb} MB.\n`)
+    if (front && deepResult) {
+      process.stdout.write(`Page ${depth.toLocaleString('en-US')} items deep: p99 ${deepResult.latencyMs.p99} ms, against ${front.latencyMs.p99} ms for the first page.\n`)
+    }
+    for (const r of results) if (r.note) process.stdout.write(`  ${r.name}: ${r.note}\n`)
+    process.stdout.write(`Load average (1 min) at the start ${loadAtStart[0].toFixed(2)}, at the end ${os.loadavg()[0].toFixed(2)}; ${os.cpus().length} CPUs.\n`)
+    process.stdout.write(`Results: ${path.relative(process.cwd(), outFile)}\n`)
+
+    const bad = results.filter((r) => r.unexpected > 0 || r.requests === 0)
+    clean = bad.length === 0
+    if (!clean) log(`Unexpected responses in: ${bad.map((r) => `${r.name} (${JSON.stringify(r.statusCodes)}, ${r.errors} errors)`).join('; ')}; server log: ${api.logFile}`)
+    if (smoke && !clean) {
+      process.exitCode = 1
+      log(tail(api.logFile))
+    }
+  } finally {
+    if (clean) temporary.push(...logs)
+    await stopAll()
+    await cleanup().catch((error) => log(`Could not remove the benchmark database: ${error}`))
+    for (const file of temporary) await rm(file, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+main().catch(async (error) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error))
+  await stopAll()
+  process.exit(1)
+})
