@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon, { type Options, type Result } from 'autocannon'
 import pg from 'pg'
+import sharp from 'sharp'
 import { sql } from 'drizzle-orm'
 import { openDatabase } from '../src/db/client.js'
 import { createToken } from '../src/modules/tokens/service.js'
@@ -359,6 +360,20 @@ async function getJson (url: string, headers: Record<string, string> = {}) {
   return { res, body: await res.text() }
 }
 
+/** Uploads a generated 1600×1067 JPEG and returns the URL of its 640-wide WebP rendition. */
+async function uploadPhoto (base: string, token: string): Promise<string> {
+  const image = await sharp({ create: { width: 1600, height: 1067, channels: 3, background: '#35607f' } })
+    .composite([{ input: Buffer.from('<svg width="1600" height="1067"><circle cx="800" cy="500" r="300" fill="#f4d35e"/></svg>') }])
+    .jpeg().toBuffer()
+  const form = new FormData()
+  form.append('caption', 'Benchmark photo')
+  form.append('file', new Blob([image], { type: 'image/jpeg' }), 'bench.jpg')
+  const res = await fetch(`${base}/v1/photos`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } })
+  if (res.status !== 201) throw new Error(`photo upload: ${res.status} ${await res.text()}`)
+  const photo = await res.json() as { url: string, renditions: Array<{ width: number, url: string, mimeType?: string }> }
+  return photo.renditions.find((r) => r.width === 640 && r.mimeType === 'image/webp')?.url ?? photo.url
+}
+
 /** Walks the public list `depth` items deep, 100 at a time, and returns the cursor found there. */
 async function deepCursor (base: string, depth: number): Promise<string> {
   let cursor: string | undefined
@@ -373,7 +388,7 @@ async function deepCursor (base: string, depth: number): Promise<string> {
   return cursor!
 }
 
-type Extra = { etag: string, deep: string, depth: number, terms: SeedResult['terms'], fetchEtag: (id: string) => Promise<string> }
+type Extra = { etag: string, deep: string, depth: number, terms: SeedResult['terms'], fetchEtag: (id: string) => Promise<string>, rendition: string }
 
 function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
   const auth = { authorization: `Bearer ${token}` }
@@ -423,6 +438,10 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
     {
       key: 'comments', name: '7 comment threads page', note: `article with ${targets.hotArticle.comments} approved comments`,
       load: () => ({ method: 'GET', path: `/v1/articles/${targets.hotArticle.id}/comments` })
+    },
+    {
+      key: 'rendition', name: '11 photo rendition (/media)', note: `${extra.rendition.split('/').pop()} of an upload, from the media folder`,
+      load: () => ({ method: 'GET', path: extra.rendition })
     },
     {
       key: 'create', name: '8 POST article (editor)',
@@ -539,6 +558,10 @@ async function main () {
     if ('url' in target) serverEnv.DATABASE_URL = target.url
     else serverEnv.DATA_DIR = target.dataDir
 
+    // Uploaded files go to a folder of this run's own.
+    const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'dateline-bench-media-'))
+    process.on('exit', () => rmSync(mediaDir, { recursive: true, force: true }))
+    serverEnv.MEDIA_DIR = mediaDir
     log('Starting the API server...')
     const api = await startProcess('api', 'src/server.ts', serverEnv, '/health/ready')
     log(`  pid ${api.child.pid}, ${api.base}, log ${api.logFile}`)
@@ -560,12 +583,14 @@ async function main () {
     const deep = await deepCursor(api.base, depth)
     log(`  walked the cursor chain ${depth.toLocaleString('en-US')} items deep in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s`)
     const fetchEtag = async (id: string) => (await getJson(`${api.base}/v1/articles/${id}`, { authorization: `Bearer ${token}` })).res.headers.get('etag')!
+    const rendition = await uploadPhoto(api.base, token)
+    log(`  uploaded a photo; scenario 11 serves ${rendition}`)
 
     log('Starting the reference server...')
     const reference = await startProcess('reference', 'bench/reference-server.ts', { ...process.env, REFERENCE_BODY_FILE: referenceBodyFile }, '/health')
     log(`  pid ${reference.child.pid}, ${reference.base}, body ${median.size} bytes (median article page)`)
 
-    const list = scenarios(token, targets, { etag, deep, depth, terms: seeded.terms, fetchEtag })
+    const list = scenarios(token, targets, { etag, deep, depth, terms: seeded.terms, fetchEtag, rendition })
       .filter((s) => !options.only || s.reference || options.only.has(s.key))
     const results: ScenarioResult[] = []
     for (const scenario of list) {
