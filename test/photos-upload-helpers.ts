@@ -96,15 +96,7 @@ export async function nothingStored (t: Test, h: Harness, before: Awaited<Return
   t.strictSame(await filesIn(h.config.MEDIA_DIR!), before.files, 'no file added to the media folder')
 }
 
-/** Asserts an RFC 9457 problem with this status and code, and returns its body. */
-export function problem (t: Test, res: Res, status: number, code: string) {
-  t.equal(res.statusCode, status, `status ${status}: ${res.body}`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json content type')
-  const body = res.json()
-  t.equal(body.status, status, 'status in body')
-  t.equal(body.code, code, 'code in body')
-  return body
-}
+export { problem } from './assertions.js'
 
 /** The disk path of a /media/... URL. */
 export const diskPath = (h: Harness, url: string) => path.join(h.config.MEDIA_DIR!, ...url.replace(/^\/media\//, '').split('/'))
