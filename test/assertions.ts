@@ -9,6 +9,15 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const MISSING = '00000000-0000-4000-8000-000000000000'
 export const PUBLIC_CACHE = 'public, max-age=60, stale-while-revalidate=600'
 
+/** The whole problem document of a write refused for a stale If-Match. */
+export const STALE_ETAG_PROBLEM = {
+  type: '/problems/precondition-failed',
+  title: 'Precondition Failed',
+  status: 412,
+  code: 'PRECONDITION_FAILED',
+  detail: 'The resource changed since you read it (If-Match does not match its ETag); fetch it again and retry.'
+}
+
 /** Asserts an RFC 9457 problem with this status and code, and returns its body. */
 export function problem (t: Test, res: Res, status: number, code: string) {
   t.equal(res.statusCode, status, `status ${status}: ${res.body}`)

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { count, eq } from 'drizzle-orm'
 import { build, call } from './helper.js'
-import { ISO, UUID, MISSING, PUBLIC_CACHE, problem, walk } from './assertions.js'
+import { ISO, UUID, MISSING, PUBLIC_CACHE, problem, walk, STALE_ETAG_PROBLEM } from './assertions.js'
 import { authors, users } from '../src/db/schema.js'
 
 t.test('authors', async (t) => {
@@ -430,13 +430,7 @@ t.test('authors', async (t) => {
 
     for (const stale of [etag, '"7-xyz"', `W/${etag2}`]) {
       const res = await call(h.app, 'PATCH', `/v1/authors/${item.id}`, { token: editor, headers: { 'if-match': stale }, body: { bio: 'Lost.' } })
-      t.strictSame(problem(t, res, 412, 'PRECONDITION_FAILED'), {
-        type: '/problems/precondition-failed',
-        title: 'Precondition Failed',
-        status: 412,
-        code: 'PRECONDITION_FAILED',
-        detail: 'The resource changed since you read it (If-Match does not match its ETag); fetch it again and retry.'
-      })
+      t.strictSame(problem(t, res, 412, 'PRECONDITION_FAILED'), STALE_ETAG_PROBLEM)
       problem(t, await call(h.app, 'DELETE', `/v1/authors/${item.id}`, { token: editor, headers: { 'if-match': stale } }), 412, 'PRECONDITION_FAILED')
     }
     const stored = await row(item.id)

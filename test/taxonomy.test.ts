@@ -3,7 +3,7 @@
 import t from 'tap'
 import { count, eq } from 'drizzle-orm'
 import { build, call } from './helper.js'
-import { ISO, UUID, MISSING, problem, walk } from './assertions.js'
+import { ISO, UUID, MISSING, problem, walk, STALE_ETAG_PROBLEM } from './assertions.js'
 import { sections, tags } from '../src/db/schema.js'
 
 const kinds = [
@@ -411,13 +411,7 @@ t.test('sections and tags', async (t) => {
       t.not(etag2, etag)
       t.equal((await call(h.app, 'GET', `${path}/${item.id}`, { headers: { 'if-none-match': etag } })).statusCode, 200, 'the old ETag no longer matches')
 
-      const precondition = {
-        type: '/problems/precondition-failed',
-        title: 'Precondition Failed',
-        status: 412,
-        code: 'PRECONDITION_FAILED',
-        detail: 'The resource changed since you read it (If-Match does not match its ETag); fetch it again and retry.'
-      }
+      const precondition = STALE_ETAG_PROBLEM
       for (const stale of [etag, '"99-abc"', `W/${etag2}`, 'garbage']) {
         const res = await call(h.app, 'PATCH', `${path}/${item.id}`, { token: editor, headers: { 'if-match': stale }, body: { description: 'Lost update.' } })
         t.strictSame(problem(t, res, 412, 'PRECONDITION_FAILED'), precondition, `PATCH If-Match ${stale}`)

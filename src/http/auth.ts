@@ -53,7 +53,7 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
     }
   })
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access
     if (access === undefined) return
     const client = request.ip
@@ -61,7 +61,6 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
     if (secret !== undefined) {
       const blockedFor = await opts.limiter.blockedFor(client)
       if (blockedFor > 0) {
-        reply.header('retry-after', String(blockedFor))
         throw new AppError('RATE_LIMITED', 'Too many failed authentication attempts from this client; wait and retry.', { headers: { 'retry-after': String(blockedFor) } })
       }
       const hash = hashToken(secret)
