@@ -13,7 +13,7 @@ import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
-import publicCache from './http/public-cache.js'
+import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
@@ -96,6 +96,17 @@ export async function buildApp (options: AppOptions) {
   app.decorate('config', config)
   app.decorate('now', options.now ?? (() => new Date()))
 
+  const cache = new PublicCache({
+    database,
+    now: app.now,
+    enabled: config.PUBLIC_CACHE,
+    maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
+    maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
+    varyOnOrigin: config.CORS_ORIGIN !== '*'
+  })
+  // First of all hooks: a cached public read is answered before anything else runs.
+  app.addHook('onRequest', cache.serve)
+
   // JSON only: any other body type is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
@@ -129,13 +140,7 @@ export async function buildApp (options: AppOptions) {
       ? redisFailureLimiter(redis, config.AUTH_FAILURE_LIMIT, 60)
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
-  await app.register(publicCache, {
-    database,
-    now: app.now,
-    enabled: config.PUBLIC_CACHE,
-    maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
-    maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024
-  })
+  await app.register(publicCache, { cache })
   await app.register(openapi)
 
   // The whole API, one line a resource.

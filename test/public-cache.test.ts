@@ -39,6 +39,24 @@ t.test('public cache', async (t) => {
     t.equal(revalidated.body, '')
   })
 
+  t.test('simultaneous misses of one URL cost one computation', async (t) => {
+    const url = `/v1/articles/${first}?include=authors,section,tags`
+    await call(one.app, 'POST', '/v1/tags', { token: editor, body: { name: 'Ports' } }) // empties the cache
+    one.queries.length = 0
+    const solo = await call(one.app, 'GET', `/v1/articles/${first}?include=tags,section,authors`) // another key, the same work
+    const perRequest = one.queries.length
+    t.ok(perRequest > 0)
+    one.queries.length = 0
+    const replies = await Promise.all(Array.from({ length: 8 }, () => call(one.app, 'GET', url)))
+    t.equal(one.queries.length, perRequest, 'eight readers, the queries of one')
+    t.same(replies.map((r) => r.statusCode), Array(8).fill(200))
+    t.equal(replies.filter((r) => r.headers['x-cache'] === 'hit').length, 7, 'seven waited and were served the stored answer')
+    t.ok(replies.every((r) => r.body === replies[0].body))
+    t.equal(solo.statusCode, 200)
+    const missing = await Promise.all(Array.from({ length: 3 }, () => call(one.app, 'GET', '/v1/articles/by-slug/no-such-story')))
+    t.same(missing.map((r) => r.statusCode), [404, 404, 404], 'a miss that is not stored lets the waiting requests go on')
+  })
+
   t.test('staff requests are neither served from nor stored in the cache', async (t) => {
     const draft = await create('Secret draft', false)
     const staff = await call(one.app, 'GET', '/v1/articles?status=draft', { token: editor })

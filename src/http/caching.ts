@@ -15,7 +15,7 @@ export function setVersion (reply: FastifyReply, version: number) {
   reply.resourceVersion = version
 }
 
-function etagMatches (header: string, etag: string): boolean {
+export function etagMatches (header: string, etag: string): boolean {
   if (header.trim() === '*') return true
   const bare = etag.replace(/^W\//, '')
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare)

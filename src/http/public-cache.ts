@@ -1,19 +1,22 @@
-// An in-process cache of serialized anonymous responses, so hot public reads skip the database.
+// An in-process cache of serialized anonymous responses, so hot public reads skip the database
+// and most of the request pipeline.
 //
 // Correctness comes first:
 // - only anonymous GETs are stored or served (no Authorization header), and only 200s, so a
 //   draft or a private field can never enter it: anonymous callers cannot see them at all;
 // - every successful write bumps a generation that empties the cache, here at once and on every
-//   other instance through PostgreSQL NOTIFY; a write answers only after its own notification
-//   came back, so the next read anywhere finds the cache already emptied;
+//   other instance through PostgreSQL NOTIFY; a write answers only after a notification sent
+//   after it came back, so the next read anywhere finds the cache already emptied;
 // - while the listening connection is down the cache is off, as missed messages could be changes;
 // - a scheduled article's time passing is a change too: the cache knows the next such time.
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { OutgoingHttpHeaders } from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { and, eq, gt, min } from 'drizzle-orm'
 import type { Database, Subscription } from '../db/client.js'
 import { articles } from '../db/schema.js'
+import { etagMatches } from './caching.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,28 +30,40 @@ export type PublicCacheOptions = {
   maxEntries: number
   maxBytes: number
   enabled: boolean
+  /** CORS answers differ by Origin when only some origins are allowed: then it is part of the key. */
+  varyOnOrigin: boolean
 }
 
-type Entry = { generation: number, payload: string, etag: string, contentType: string, cacheControl: string }
+/** A stored response: its bytes and the complete header sets of a 200 and of a 304. */
+type Entry = { generation: number, body: Buffer, etag: string, ok: OutgoingHttpHeaders, notModified: OutgoingHttpHeaders }
 
 const CHANNEL = 'dateline_content_changed'
 const GRACE_MS = 5
+/** The longest a request waits for another one computing the same response. */
+const WAIT_MS = 2000
 
 export class PublicCache {
   private entries = new Map<string, Entry>()
   private bytes = 0
   private generation = 0
-  private listening: boolean
+  private listening = false
   private nextDue: number | undefined = 0
   private refreshing: Promise<void> | undefined
   private readonly instance = randomUUID()
   private echoes = new Map<string, () => void>()
+  private flight: Promise<void> | undefined
+  private queued: Promise<void> | undefined
+  /** The key and generation of each request that missed, so its response can be stored. */
+  private readonly pending = new WeakMap<FastifyRequest, { key: string, generation: number, waiting?: Array<() => void> }>()
+  /** Keys being computed, with the requests waiting for them: a hot miss is computed once. */
+  private readonly computing = new Map<string, Array<() => void>>()
   hits = 0
   misses = 0
+  notifications = 0
 
-  constructor (private readonly opts: PublicCacheOptions) {
-    this.listening = false
-  }
+  constructor (private readonly opts: PublicCacheOptions) {}
+
+  get enabled () { return this.opts.enabled }
 
   /** Called for every notification, ours or another instance's. */
   changed (payload: string) {
@@ -72,17 +87,22 @@ export class PublicCache {
     this.nextDue = undefined
   }
 
+  /** Whether the cache may answer now without any I/O. */
+  private ready (): boolean {
+    if (!this.opts.enabled || !this.listening || this.nextDue === undefined) return false
+    if (this.opts.now().getTime() < this.nextDue) return true
+    this.bump()
+    return false
+  }
+
   /** Whether the cache may be used now; learns the next scheduled publication time first. */
-  private async usable (): Promise<boolean> {
+  private async prepare (): Promise<boolean> {
     if (!this.opts.enabled || !this.listening) return false
-    const now = this.opts.now().getTime()
-    if (this.nextDue !== undefined && now >= this.nextDue) this.bump()
-    if (this.nextDue === undefined) {
-      this.refreshing ??= this.refreshDue().finally(() => { this.refreshing = undefined })
-      // A failed look-up (database down) leaves the cache off; a later request tries again.
-      await this.refreshing.catch(() => {})
-    }
-    return this.nextDue !== undefined
+    if (this.ready()) return true
+    this.refreshing ??= this.refreshDue().finally(() => { this.refreshing = undefined })
+    // A failed look-up (database down) leaves the cache off; a later request tries again.
+    await this.refreshing.catch(() => {})
+    return this.ready()
   }
 
   private async refreshDue () {
@@ -93,44 +113,131 @@ export class PublicCache {
     if (generation === this.generation) this.nextDue = row?.next ? row.next.getTime() : Number.POSITIVE_INFINITY
   }
 
-  async get (key: string): Promise<Entry | undefined> {
-    if (!await this.usable()) return undefined
+  private keyOf (request: FastifyRequest): string {
+    const origin = this.opts.varyOnOrigin ? request.headers.origin : undefined
+    return origin === undefined ? request.url : `${request.url}\n${origin}`
+  }
+
+  /**
+   * Answers from the cache, or remembers the request so that its response can be stored. While
+   * another request computes the same key, waits for it first (once): a story that everyone
+   * opens at the same moment costs one database read, not one a reader.
+   */
+  private answer (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, waited = false): void {
+    const key = this.keyOf(request)
     const entry = this.entries.get(key)
     if (!entry || entry.generation !== this.generation) {
+      const waiting = this.computing.get(key)
+      if (waiting && !waited) {
+        waiting.push(() => this.answer(request, reply, done, true))
+        return
+      }
       this.misses++
-      return undefined
+      // The first to miss computes for the others; one that waited in vain goes on by itself.
+      this.pending.set(request, { key, generation: this.generation, waiting: waiting ? undefined : this.compute(key) })
+      return done()
     }
     this.hits++
     // Least recently used goes first: move this one to the back.
     this.entries.delete(key)
     this.entries.set(key, entry)
-    return entry
+    // Written straight to the socket: the headers were complete when the entry was stored.
+    reply.hijack()
+    const res = reply.raw
+    res.setHeader('x-request-id', request.id)
+    const ifNoneMatch = request.headers['if-none-match']
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
+      res.writeHead(304, entry.notModified).end()
+    } else {
+      res.writeHead(200, entry.ok).end(entry.body)
+    }
+    request.log.info({ method: request.method, url: request.url, status: res.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, cache: 'hit' }, 'request')
+    done()
   }
 
-  /** The generation a response is computed in; it is stored only if nothing changed meanwhile. */
-  begin (): number { return this.generation }
+  private compute (key: string) {
+    const waiting: Array<() => void> = []
+    this.computing.set(key, waiting)
+    // A request that never ends must not hold the others for ever.
+    setTimeout(() => this.release(key, waiting), WAIT_MS).unref()
+    return waiting
+  }
 
-  set (key: string, generation: number, entry: Omit<Entry, 'generation'>) {
-    if (generation !== this.generation || this.nextDue === undefined || !this.listening) return
-    const size = entry.payload.length
-    if (size > this.opts.maxBytes / 10) return
-    const old = this.entries.get(key)
-    if (old) { this.bytes -= old.payload.length; this.entries.delete(key) }
-    this.entries.set(key, { ...entry, generation })
-    this.bytes += size
+  private release (key: string, waiting: Array<() => void>) {
+    if (this.computing.get(key) !== waiting) return
+    this.computing.delete(key)
+    for (const resume of waiting) resume()
+  }
+
+  /** The request that computed a key is over (stored or not): the ones waiting for it go on. */
+  finished (request: FastifyRequest) {
+    const miss = this.pending.get(request)
+    if (!miss) return
+    this.pending.delete(request)
+    if (miss.waiting) this.release(miss.key, miss.waiting)
+  }
+
+  /**
+   * The first onRequest hook of the app: a hit is answered before routing's other hooks
+   * (security headers, CORS, auth) run, with the headers they set for the stored response.
+   */
+  readonly serve: onRequestHookHandler = (request, reply, done) => {
+    if (request.method !== 'GET' || request.headers.authorization !== undefined || !request.url.startsWith('/v1/')) return done()
+    if (this.ready()) return this.answer(request, reply, done)
+    this.prepare().then((usable) => (usable ? this.answer(request, reply, done) : done()), done)
+  }
+
+  /** Stores a response computed for a request that missed, if nothing changed meanwhile. */
+  store (request: FastifyRequest, headers: OutgoingHttpHeaders, payload: string) {
+    const miss = this.pending.get(request)
+    if (!miss || miss.generation !== this.generation || this.nextDue === undefined || !this.listening) return
+    const body = Buffer.from(payload)
+    if (body.length > this.opts.maxBytes / 10) return
+    const common: OutgoingHttpHeaders = { ...headers, 'x-cache': 'hit' }
+    delete common['content-length']
+    delete common['x-request-id']
+    const { 'content-type': _type, ...notModified } = common
+    const old = this.entries.get(miss.key)
+    if (old) { this.bytes -= old.body.length; this.entries.delete(miss.key) }
+    this.entries.set(miss.key, {
+      generation: miss.generation,
+      body,
+      etag: String(headers.etag),
+      ok: { ...common, 'content-length': String(body.length) },
+      notModified
+    })
+    this.bytes += body.length
     for (const [k, e] of this.entries) {
       if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) break
       this.entries.delete(k)
-      this.bytes -= e.payload.length
+      this.bytes -= e.body.length
     }
+    this.finished(request)
   }
 
-  /** Empties this cache and every other instance's, and returns once the message went round. */
-  async invalidate () {
+  /**
+   * Empties this cache and every other instance's, and returns once a notification sent after
+   * this call went round. Concurrent writes share one: while a notification is on its way, the
+   * writes that arrive meanwhile wait for the next one, which then covers them all.
+   */
+  invalidate (): Promise<void> {
     this.bump()
-    if (!this.opts.enabled) return
+    if (!this.opts.enabled) return Promise.resolve()
     // Not listening ourselves: tell the others, but no echo can come back to wait for.
     if (!this.listening) return this.opts.database.notify(CHANNEL, '').catch(() => {})
+    if (!this.flight) return this.fly()
+    this.queued ??= this.flight.catch(() => {}).then(() => { this.queued = undefined; return this.fly() })
+    return this.queued
+  }
+
+  private fly (): Promise<void> {
+    const flight: Promise<void> = this.roundTrip().finally(() => { if (this.flight === flight) this.flight = undefined })
+    this.flight = flight
+    return flight
+  }
+
+  private async roundTrip () {
+    this.notifications++
     const payload = `${this.instance}:${randomUUID()}`
     const echoed = new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.echoes.delete(payload); this.lost(); resolve() }, 2000)
@@ -150,50 +257,36 @@ export class PublicCache {
   }
 
   get stats () {
-    return { entries: this.entries.size, bytes: this.bytes, hits: this.hits, misses: this.misses, generation: this.generation }
+    return { entries: this.entries.size, bytes: this.bytes, hits: this.hits, misses: this.misses, generation: this.generation, notifications: this.notifications }
   }
 }
-
-const cacheable = (request: FastifyRequest) =>
-  request.method === 'GET' && request.headers.authorization === undefined && request.url.startsWith('/v1/')
 
 // Posting a comment changes nothing public: it waits for moderation.
 const changesNothingPublic = (request: FastifyRequest) =>
   request.method === 'POST' && request.routeOptions.url === '/v1/articles/:id/comments'
 
-export default fp(async function publicCache (app: FastifyInstance, opts: PublicCacheOptions) {
-  const cache = new PublicCache(opts)
+/**
+ * Stores anonymous 200s and empties the caches on writes. Registered after the plugins that set
+ * headers (caching, helmet, CORS), so a stored response carries all of them; the cache's
+ * `serve` hook must be the app's first onRequest hook.
+ */
+export default fp(async function publicCache (app: FastifyInstance, opts: { cache: PublicCache }) {
+  const { cache } = opts
   app.decorate('publicCache', cache)
   let subscription: Subscription | undefined
-  if (opts.enabled) {
+  if (cache.enabled) {
     app.addHook('onReady', async () => { subscription = await cache.start() })
     app.addHook('onClose', async () => { await subscription?.close() })
   }
-  const started = new WeakMap<FastifyRequest, number>()
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (!cacheable(request)) return
-    const hit = await cache.get(request.url)
-    if (!hit) {
-      started.set(request, cache.begin())
-      return
-    }
-    reply.header('x-cache', 'hit')
-    return reply.code(200).headers({ 'content-type': hit.contentType, etag: hit.etag, 'cache-control': hit.cacheControl }).send(hit.payload)
-  })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const generation = started.get(request)
-    if (generation !== undefined && reply.statusCode === 200 && typeof payload === 'string') {
-      cache.set(request.url, generation, {
-        payload,
-        etag: String(reply.getHeader('etag')),
-        contentType: String(reply.getHeader('content-type')),
-        cacheControl: String(reply.getHeader('cache-control'))
-      })
-    }
+    if (reply.statusCode === 200 && typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload)
     return payload
   })
+
+  // Whatever became of a miss (stored, an error, a client gone), the requests waiting go on.
+  app.addHook('onResponse', async (request) => { cache.finished(request) })
+  app.addHook('onRequestAbort', async (request) => { cache.finished(request) })
 
   // Writes empty the caches before their response leaves, so the next read is fresh.
   app.addHook('onSend', async (request, reply, payload) => {

@@ -54,6 +54,9 @@ function filters (query: ListArticles, view: View): SQL[] {
   return where
 }
 
+/** How many of the newest matches a search ranks by relevance. */
+export const SEARCH_RANK_WINDOW = 1000
+
 // An id that matches nothing: a filter by an unknown slug gives an empty list.
 const NO_ID = '00000000-0000-0000-0000-000000000000'
 
@@ -83,8 +86,16 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   const cursor = decodeCursor(query.cursor, sort)
   const { where, orderBy } = keyset(sort, articles.id, cursor)
   const columns = needsBody(view) ? fullColumns : summaryColumns
+  let scope = and(...filters(await resolveSlugs(db, query), view))
+  if (sort.name.endsWith('relevance')) {
+    // Ranking reads every candidate's document; a common word matches tens of thousands.
+    // Only the newest matches are ranked, found by walking the date index.
+    const newest = view.staff ? articles.createdAt : articles.publishedAt
+    scope = inArray(articles.id, db.select({ id: articles.id }).from(articles).where(scope)
+      .orderBy(sql`${newest} desc nulls last`, sql`${articles.id} desc nulls last`).limit(SEARCH_RANK_WINDOW))
+  }
   const rows = await db.select({ ...columns, sortValue: sql<unknown>`${sort.field.expr}` }).from(articles)
-    .where(and(...filters(await resolveSlugs(db, query), view), where)).orderBy(...orderBy).limit(query.limit + 1)
+    .where(and(scope, where)).orderBy(...orderBy).limit(query.limit + 1)
   return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue)
 }
 
