@@ -23,9 +23,12 @@ export function slugify (text: string): string {
   return base || 'untitled'
 }
 
+/** The slug a text gets when it is free: short enough to take a -N suffix when it is not. */
+export const baseSlug = (text: string) => slugify(text).slice(0, SLUG_MAX - 8).replace(/-+$/g, '')
+
 /** The first free slug among base, base-2, base-3, ... in the given table. */
 export async function uniqueSlug (db: Db, table: PgTable, column: AnyPgColumn, text: string): Promise<string> {
-  const base = slugify(text).slice(0, SLUG_MAX - 8).replace(/-+$/g, '')
+  const base = baseSlug(text)
   const rows = await db.select({ slug: column }).from(table)
     .where(or(eq(column, base), like(column, `${base}-%`))) as Array<{ slug: string }>
   const taken = new Set(rows.map((r) => r.slug))

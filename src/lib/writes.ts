@@ -9,6 +9,33 @@ const isUniqueViolation = (error: unknown, constraint: string): boolean => {
   return false
 }
 
+const slugTaken = (chosen: string) => new AppError('SLUG_TAKEN', `The slug "${chosen}" is already taken.`, {
+  errors: [{ path: '/slug', in: 'body', message: 'is already taken' }]
+})
+
+/**
+ * Inserts a row with a slug, trying the plain one first: `insert` must skip a clash (ON CONFLICT
+ * DO NOTHING) and return undefined, which needs no savepoint. A slug the client chose that is
+ * taken is a 409; otherwise the next free one is generated.
+ */
+export async function insertWithSlug<T> (
+  db: Db,
+  chosen: string | undefined,
+  plain: string,
+  generate: (db: Db) => Promise<string>,
+  insert: (slug: string) => Promise<T | undefined>
+): Promise<T> {
+  let slug = chosen ?? plain
+  for (let attempt = 0; ; attempt++) {
+    const row = await insert(slug)
+    if (row !== undefined) return row
+    if (chosen !== undefined) throw slugTaken(chosen)
+    // Each round at least one of the racing writers wins, so this ends.
+    if (attempt >= 20) throw new Error(`no free slug for "${plain}" after ${attempt} attempts`)
+    slug = await generate(db)
+  }
+}
+
 /**
  * Runs an insert or update that sets a slug. A slug the client chose that is taken is a 409;
  * a generated one that a concurrent write took first is generated again.
@@ -27,9 +54,7 @@ export async function withSlug<T> (
     } catch (error) {
       if (!isUniqueViolation(error, constraint)) throw error
       if (chosen !== undefined) {
-        throw new AppError('SLUG_TAKEN', `The slug "${chosen}" is already taken.`, {
-          errors: [{ path: '/slug', in: 'body', message: 'is already taken' }]
-        })
+        throw slugTaken(chosen)
       }
       // Each round at least one of the racing writers wins, so this ends.
       if (attempt >= 20) throw error

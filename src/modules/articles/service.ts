@@ -7,9 +7,9 @@ import type { Principal } from '../../http/auth.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
-import { uniqueSlug } from '../../lib/slug.js'
+import { baseSlug, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
-import { withSlug } from '../../lib/writes.js'
+import { insertWithSlug, withSlug } from '../../lib/writes.js'
 import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
@@ -148,24 +148,25 @@ function derived (body: Block[], standfirst: string | null) {
   return { bodyText: text, wordCount: words, readingTimeMinutes: readingMinutes(words), autoExcerpt: excerptOf(standfirst ? inlineToText(standfirst) : text) }
 }
 
-async function writeLinks (db: Db, articleId: string, links: Partial<Links>) {
+/** Replaces the links given; a new article (`fresh`) has none to delete. */
+async function writeLinks (db: Db, articleId: string, links: Partial<Links>, fresh = false) {
   if (links.authorIds) {
-    await db.delete(articleAuthors).where(eq(articleAuthors.articleId, articleId))
+    if (!fresh) await db.delete(articleAuthors).where(eq(articleAuthors.articleId, articleId))
     if (links.authorIds.length > 0) await db.insert(articleAuthors).values(links.authorIds.map((authorId, position) => ({ articleId, authorId, position })))
   }
   if (links.tagIds) {
-    await db.delete(articleTags).where(eq(articleTags.articleId, articleId))
+    if (!fresh) await db.delete(articleTags).where(eq(articleTags.articleId, articleId))
     if (links.tagIds.length > 0) await db.insert(articleTags).values(links.tagIds.map((tagId, position) => ({ articleId, tagId, position })))
   }
   if (links.relatedArticleIds && links.body) {
     const listed = links.relatedArticleIds
     const fromBody = relatedIdsOf(links.body).filter((id) => !listed.includes(id))
-    await db.delete(articleRelated).where(eq(articleRelated.articleId, articleId))
+    if (!fresh) await db.delete(articleRelated).where(eq(articleRelated.articleId, articleId))
     const rows = [...listed.map((relatedId) => ({ relatedId, listed: true })), ...fromBody.map((relatedId) => ({ relatedId, listed: false }))]
     if (rows.length > 0) await db.insert(articleRelated).values(rows.map((r, position) => ({ articleId, ...r, position })))
   }
   if (links.body) {
-    await db.delete(articleBodyPhotos).where(eq(articleBodyPhotos.articleId, articleId))
+    if (!fresh) await db.delete(articleBodyPhotos).where(eq(articleBodyPhotos.articleId, articleId))
     const ids = photoIdsOf(links.body)
     if (ids.length > 0) await db.insert(articleBodyPhotos).values(ids.map((photoId) => ({ articleId, photoId })))
   }
@@ -206,8 +207,8 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     const tx = txn as unknown as Db
     await assertReferences(tx, input, links)
     const columns = columnsOf(input)
-    const row = await withSlug(tx, 'articles_slug_key', input.slug, (g) => uniqueSlug(g, articles, articles.slug, input.headline), async (w, slug) => {
-      const [inserted] = await w.insert(articles).values({
+    const row = await insertWithSlug(tx, input.slug, baseSlug(input.headline), (g) => uniqueSlug(g, articles, articles.slug, input.headline), async (slug) => {
+      const [inserted] = await tx.insert(articles).values({
         ...columns,
         headline: input.headline.trim(),
         slug,
@@ -216,19 +217,18 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
         createdById: actor?.userId ?? null,
         createdAt: now,
         updatedAt: now
-      }).returning({ id: articles.id })
+      }).onConflictDoNothing().returning({ id: articles.id })
       return inserted
     })
-    await writeLinks(tx, row.id, links)
+    await writeLinks(tx, row.id, links, true)
     return row.id
   })
 }
 
 /** The writable state of an article, as a revision keeps it and as an update applies it. */
-async function snapshotOf (db: Db, row: LoadedRow): Promise<UpdateArticle> {
+async function snapshotOf (db: Db, row: LoadedRow, authorIds: string[]): Promise<UpdateArticle> {
   // One after another: `db` is a transaction here, one connection, and pg refuses (deprecated,
   // an error in pg 9) a query sent while another is still running on the same client.
-  const a = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, row.id)).orderBy(asc(articleAuthors.position))
   const t = await db.select({ id: articleTags.tagId }).from(articleTags).where(eq(articleTags.articleId, row.id)).orderBy(asc(articleTags.position))
   const r = await db.select({ id: articleRelated.relatedId }).from(articleRelated).where(and(eq(articleRelated.articleId, row.id), eq(articleRelated.listed, true))).orderBy(asc(articleRelated.position))
   return {
@@ -238,7 +238,7 @@ async function snapshotOf (db: Db, row: LoadedRow): Promise<UpdateArticle> {
     dateline: row.dateline,
     body: (row.body ?? []) as Block[],
     excerpt: row.customExcerpt,
-    authorIds: a.map((x) => x.id),
+    authorIds,
     leadPhotoId: row.leadPhotoId,
     leadPhotoCaption: row.leadPhotoCaption,
     sectionId: row.sectionId,
@@ -255,17 +255,18 @@ async function lockArticle (db: Db, id: string, ifMatch: number[] | undefined, g
   const [row] = await db.select(fullColumns).from(articles).where(eq(articles.id, id)).for('update')
   if (!row) throw notFound('Article')
   const current = row as LoadedRow
-  const bylines = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, id))
-  guard(current, bylines.map((b) => b.id))
+  const bylines = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, id)).orderBy(asc(articleAuthors.position))
+  const authorIds = bylines.map((b) => b.id)
+  guard(current, authorIds)
   assertVersion(current.version, ifMatch)
-  return current
+  return { current, authorIds }
 }
 
 export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: number[], now: Date, actor: Principal | null, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const current = await lockArticle(tx, id, opts.ifMatch, opts.guard)
-    const before = await snapshotOf(tx, current)
+    const { current, authorIds } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const before = await snapshotOf(tx, current, authorIds)
     const body = input.body !== undefined ? cleanBlocks(input.body) : undefined
     const links: Partial<Links> = {
       authorIds: input.authorIds,
@@ -280,7 +281,7 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
     const columns = columnsOf(input)
     const standfirst = columns.standfirst !== undefined ? columns.standfirst : current.standfirst
     const recompute = body !== undefined || columns.standfirst !== undefined
-    await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, async (w, slug) => {
+    const write = async (w: Db, slug: string) => {
       await w.update(articles).set({
         ...columns,
         slug,
@@ -289,7 +290,10 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
         version: current.version + 1,
         updatedAt: opts.now
       }).where(eq(articles.id, id))
-    })
+    }
+    // Only a new slug can clash; keeping the old one needs no savepoint.
+    if (input.slug === undefined || input.slug === current.slug) await write(tx, current.slug)
+    else await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
     await writeLinks(tx, id, links)
     await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
     return id
@@ -301,7 +305,7 @@ export type Transition = 'publish' | 'unpublish' | 'archive'
 export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: number[], now: Date, publishedAt?: string, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const current = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const { current } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
     let next: Partial<typeof articles.$inferInsert>
     if (transition === 'publish') {
       // Publishing a published article again keeps its time, so it does not jump to the top.
