@@ -133,7 +133,9 @@ async function startProcess (name: string, script: string, env: NodeJS.ProcessEn
   const logFile = path.join(os.tmpdir(), `dateline-bench-${name}-${process.pid}.log`)
   logs.push(logFile)
   const out = createWriteStream(logFile)
-  const child = spawn(process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script], {
+  // The compiled server runs with the flags of `npm start` and the Dockerfile.
+  const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=192']
+  const child = spawn(process.execPath, [...flags, script], {
     cwd: root,
     env: { ...env, PORT: String(port), HOST },
     stdio: ['ignore', 'pipe', 'pipe']
