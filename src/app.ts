@@ -8,7 +8,7 @@ import type { TypeProvider } from './http/type-provider.js'
 import { mediaDirOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import auth from './http/auth.js'
-import caching from './http/caching.js'
+import caching, { notModified } from './http/caching.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
@@ -141,6 +141,7 @@ export async function buildApp (options: AppOptions) {
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
   await app.register(publicCache, { cache })
+  await app.register(notModified)
   await app.register(openapi)
 
   // The whole API, one line a resource.

@@ -58,6 +58,24 @@ t.test('public cache', async (t) => {
     t.same(missing.map((r) => r.statusCode), [404, 404, 404], 'a miss that is not stored lets the waiting requests go on')
   })
 
+  t.test('a conditional request that misses warms the cache with the full answer', async (t) => {
+    const url = `/v1/articles/${first}?include=tags`
+    const etag = String((await call(one.app, 'GET', url)).headers.etag)
+    await call(one.app, 'POST', '/v1/tags', { token: editor, body: { name: 'Quays' } }) // empties the cache
+    const revalidated = await call(one.app, 'GET', url, { headers: { 'if-none-match': etag } })
+    t.equal(revalidated.statusCode, 304)
+    t.notOk(revalidated.headers['x-cache'], 'computed, not cached')
+    const plain = await call(one.app, 'GET', url)
+    t.equal(plain.headers['x-cache'], 'hit', 'the 200 behind the 304 was stored')
+    t.equal(plain.statusCode, 200)
+    t.equal(plain.json().id, first)
+    const again = await call(one.app, 'GET', url, { headers: { 'if-none-match': etag } })
+    t.equal(again.statusCode, 304)
+    t.equal(again.headers['x-cache'], 'hit')
+    t.equal(again.headers.etag, etag)
+    t.notOk(again.headers['content-type'], 'a 304 has no body type')
+  })
+
   t.test('staff requests are neither served from nor stored in the cache', async (t) => {
     const draft = await create('Secret draft', false)
     const staff = await call(one.app, 'GET', '/v1/articles?status=draft', { token: editor })

@@ -61,8 +61,21 @@ export default fp(async function caching (app: FastifyInstance, opts: CachingOpt
       const hash = createHash('sha1').update(payload).digest('base64url').slice(0, 22)
       reply.header('etag', reply.resourceVersion === null ? `"${hash}"` : `"${reply.resourceVersion}-${hash}"`)
     }
+    return payload
+  })
+}, { name: 'caching' })
+
+/**
+ * A read whose ETag the client holds becomes a 304. Registered after the public cache, which
+ * stores the full 200 first, so a conditional request warms the cache as well.
+ */
+export const notModified = fp(async function notModified (app: FastifyInstance) {
+  app.addHook('onSend', async (request, reply, payload) => {
     const ifNoneMatch = request.headers['if-none-match']
-    if (isRead && status === 200 && ifNoneMatch && etagMatches(ifNoneMatch, String(reply.getHeader('etag')))) {
+    // Streams (media files) answer conditional requests themselves.
+    if (ifNoneMatch && reply.statusCode === 200 && (request.method === 'GET' || request.method === 'HEAD') &&
+        (typeof payload === 'string' || Buffer.isBuffer(payload)) &&
+        reply.hasHeader('etag') && etagMatches(ifNoneMatch, String(reply.getHeader('etag')))) {
       reply.code(304)
       reply.removeHeader('content-type')
       reply.removeHeader('content-length')
@@ -70,4 +83,4 @@ export default fp(async function caching (app: FastifyInstance, opts: CachingOpt
     }
     return payload
   })
-}, { name: 'caching' })
+}, { name: 'not-modified', dependencies: ['caching'] })

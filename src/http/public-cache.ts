@@ -182,7 +182,7 @@ export class PublicCache {
    * (security headers, CORS, auth) run, with the headers they set for the stored response.
    */
   readonly serve: onRequestHookHandler = (request, reply, done) => {
-    if (request.method !== 'GET' || request.headers.authorization !== undefined || !request.url.startsWith('/v1/')) return done()
+    if (!this.opts.enabled || !this.listening || request.method !== 'GET' || request.headers.authorization !== undefined || !request.url.startsWith('/v1/')) return done()
     if (this.ready()) return this.answer(request, reply, done)
     this.prepare().then((usable) => (usable ? this.answer(request, reply, done) : done()), done)
   }

@@ -132,7 +132,7 @@ export const ListArticlesQuery = Type.Object({
   ...FieldsQuery.properties,
   include: IncludeQuery,
   sort: sortQuery([...articleSorts], '-publishedAt (or relevance with `q`)'),
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body, ranked by relevance.' })),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
   section: Type.Optional(Ref),
   tag: Type.Optional(Ref),
   author: Type.Optional(Ref),
