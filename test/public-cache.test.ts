@@ -34,6 +34,12 @@ t.test('public cache', async (t) => {
     t.equal(hit.headers.etag, miss.headers.etag)
     t.equal(hit.headers['cache-control'], 'public, max-age=60, stale-while-revalidate=600')
     t.match(hit.headers['content-type'], /application\/json/)
+    t.equal(hit.headers['content-length'], String(Buffer.byteLength(miss.body)))
+    for (const name of ['x-content-type-options', 'strict-transport-security', 'access-control-allow-origin', 'vary']) {
+      t.equal(hit.headers[name], miss.headers[name], `a hit carries ${name} as computed`)
+    }
+    t.match(hit.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+    t.not(hit.headers['x-request-id'], miss.headers['x-request-id'], 'each hit has its own request id')
     const revalidated = await call(one.app, 'GET', `/v1/articles/${first}`, { headers: { 'if-none-match': String(hit.headers.etag) } })
     t.equal(revalidated.statusCode, 304)
     t.equal(revalidated.body, '')

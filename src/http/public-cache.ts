@@ -35,7 +35,13 @@ export type PublicCacheOptions = {
 }
 
 /** A stored response: its bytes and the complete header sets of a 200 and of a 304. */
-type Entry = { generation: number, body: Buffer, etag: string, ok: OutgoingHttpHeaders, notModified: OutgoingHttpHeaders }
+type Entry = {
+  generation: number, body: Buffer, etag: string
+  /** Flat [name, value, ...] lists, ending with the request id's pair, filled in on each use. */
+  ok: string[], notModified: string[]
+  /** Read since it was stored or last spared from eviction. */
+  used: boolean
+}
 
 const CHANNEL = 'dateline_content_changed'
 const GRACE_MS = 5
@@ -138,20 +144,27 @@ export class PublicCache {
       return done()
     }
     this.hits++
-    // Least recently used goes first: move this one to the back.
-    this.entries.delete(key)
-    this.entries.set(key, entry)
+    // Marked, not moved: eviction gives a used entry a second chance (an LRU approximation
+    // that costs a hit nothing).
+    entry.used = true
     // Written straight to the socket: the headers were complete when the entry was stored.
     reply.hijack()
     const res = reply.raw
-    res.setHeader('x-request-id', request.id)
     const ifNoneMatch = request.headers['if-none-match']
+    // A list, set in one go: the quickest way through Node's header handling. Filling in the
+    // shared list is safe, as writeHead copies it before anything else runs.
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
+      entry.notModified[entry.notModified.length - 1] = request.id
       res.writeHead(304, entry.notModified).end()
     } else {
+      entry.ok[entry.ok.length - 1] = request.id
       res.writeHead(200, entry.ok).end(entry.body)
     }
-    request.log.info({ method: request.method, url: request.url, status: res.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, cache: 'hit' }, 'request')
+    // The line's fields cost an allocation a hit; pino can say whether it would be written.
+    const log = request.log as FastifyRequest['log'] & { isLevelEnabled?: (level: string) => boolean }
+    if (log.isLevelEnabled?.('info') ?? true) {
+      request.log.info({ method: request.method, url: request.url, status: res.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, cache: 'hit' }, 'request')
+    }
     done()
   }
 
@@ -193,26 +206,41 @@ export class PublicCache {
     if (!miss || miss.generation !== this.generation || this.nextDue === undefined || !this.listening) return
     const body = Buffer.from(payload)
     if (body.length > this.opts.maxBytes / 10) return
-    const common: OutgoingHttpHeaders = { ...headers, 'x-cache': 'hit' }
-    delete common['content-length']
-    delete common['x-request-id']
-    const { 'content-type': _type, ...notModified } = common
+    const common: string[] = []
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || name === 'content-length' || name === 'x-request-id') continue
+      for (const one of Array.isArray(value) ? value : [value]) common.push(name, String(one))
+    }
+    common.push('x-cache', 'hit')
+    const notModified: string[] = []
+    for (let i = 0; i < common.length; i += 2) if (common[i] !== 'content-type') notModified.push(common[i], common[i + 1])
     const old = this.entries.get(miss.key)
     if (old) { this.bytes -= old.body.length; this.entries.delete(miss.key) }
     this.entries.set(miss.key, {
       generation: miss.generation,
       body,
       etag: String(headers.etag),
-      ok: { ...common, 'content-length': String(body.length) },
-      notModified
+      ok: [...common, 'content-length', String(body.length), 'x-request-id', ''],
+      notModified: [...notModified, 'x-request-id', ''],
+      used: false
     })
     this.bytes += body.length
-    for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) break
-      this.entries.delete(k)
-      this.bytes -= e.body.length
-    }
+    this.evict()
     this.finished(request)
+  }
+
+  /** Oldest first; an entry read since its last turn goes to the back instead, once. */
+  private evict () {
+    for (const [key, entry] of this.entries) {
+      if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) return
+      this.entries.delete(key)
+      if (entry.used) {
+        entry.used = false
+        this.entries.set(key, entry)
+      } else {
+        this.bytes -= entry.body.length
+      }
+    }
   }
 
   /**
