@@ -19,7 +19,7 @@
 // a scenario gets an unexpected status or an error, or completes no request at all.
 // Child processes are stopped at the end, on errors and on Ctrl-C alike. Traffic stays on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
@@ -74,6 +74,12 @@ const options = {
   only: argv.only ? new Set(argv.only.split(',').map((s) => s.trim())) : undefined,
   publicCache: !argv['no-cache']
 }
+/** Whether PostgreSQL runs on this machine, so its processes' CPU time can be read. */
+const localPostgres = (() => {
+  if (!process.env.DATABASE_URL) return false
+  const host = new URL(process.env.DATABASE_URL).hostname
+  return ['', 'localhost', '127.0.0.1', '[::1]'].includes(host)
+})()
 const startedAt = new Date()
 const loadAtStart = os.loadavg()
 const outFile = path.resolve(argv.out ?? path.join(root, 'bench', 'results', `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`))
@@ -196,6 +202,8 @@ function sampleMemory (pid: number) {
   }
 }
 
+const perRequest = (seconds: number, requests: number) => (requests > 0 ? Math.round((seconds * 1e6) / requests) : 0)
+
 /** The CPU time (user + system) a process has used, in seconds; from /proc, 0 elsewhere. */
 function cpuSeconds (pid: number): number {
   try {
@@ -205,6 +213,23 @@ function cpuSeconds (pid: number): number {
   } catch {
     return 0
   }
+}
+
+/** The CPU time of every local PostgreSQL process, in seconds: what the database spent. */
+function postgresCpuSeconds (): number {
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (!stat.includes('(postgres)')) continue
+      const fields = stat.split(') ')[1].split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total
 }
 
 // ---- scenarios -------------------------------------------------------------------------------
@@ -237,6 +262,7 @@ type ScenarioResult = {
   bytesPerSec: number
   ratioToReference: number | null
   serverCpu: { percentOfCore: number, microsPerRequest: number }
+  databaseCpu: { percentOfCore: number, microsPerRequest: number } | null
   memory: Memory
 }
 
@@ -250,8 +276,10 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
   if (options.warmup > 0) await run(options.warmup)
   const stopSampling = sampleMemory(pid)
   const cpuBefore = cpuSeconds(pid)
+  const dbBefore = localPostgres ? postgresCpuSeconds() : 0
   const r = await run(options.duration)
   const cpu = cpuSeconds(pid) - cpuBefore
+  const dbCpu = localPostgres ? postgresCpuSeconds() - dbBefore : 0
   const memory = stopSampling()
   const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
   const statusCodes: Record<string, number> = {}
@@ -276,7 +304,9 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
     ratioToReference: null,
     // What the server itself spent: when it is well below 100 % of a core, the load generator
     // sharing the machine is the limit, not the server.
-    serverCpu: { percentOfCore: Math.round((cpu / r.duration) * 1000) / 10, microsPerRequest: r.requests.total > 0 ? Math.round((cpu * 1e6) / r.requests.total) : 0 },
+    serverCpu: { percentOfCore: Math.round((cpu / r.duration) * 1000) / 10, microsPerRequest: perRequest(cpu, r.requests.total) },
+    // A PostgreSQL on this machine (scenarios that never reach it show ~0); null otherwise.
+    databaseCpu: localPostgres && !scenario.reference ? { percentOfCore: Math.round((dbCpu / r.duration) * 1000) / 10, microsPerRequest: perRequest(dbCpu, r.requests.total) } : null,
     memory
   }
 }
@@ -543,7 +573,7 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
 // ---- output ----------------------------------------------------------------------------------
 
 function table (results: ScenarioResult[]): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'unexpected', 'vs ref', 'server CPU', 'CPU µs/req', 'peak RSS MB']
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'unexpected', 'vs ref', 'server CPU', 'CPU µs/req', 'DB µs/req', 'peak RSS MB']
   const rows = results.map((r) => [
     r.name,
     r.reqPerSec.toFixed(0),
@@ -555,6 +585,7 @@ function table (results: ScenarioResult[]): string {
     r.ratioToReference === null ? '' : `${(r.ratioToReference * 100).toFixed(1)}%`,
     `${r.serverCpu.percentOfCore.toFixed(0)}%`,
     String(r.serverCpu.microsPerRequest),
+    r.databaseCpu ? String(r.databaseCpu.microsPerRequest) : '',
     r.memory.peakRssMb.toFixed(0)
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
