@@ -1,6 +1,6 @@
 // Turns article rows into API objects: byline, tags, related links, embeds and the rendered
 // body, each loaded for a whole page with one query, so a page costs the same whatever its size.
-import { and, asc, eq, getTableColumns, inArray, lte, type SQL } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import { wire } from '../../http/wire.js'
@@ -14,7 +14,28 @@ const { body: _body, ...summaryColumns } = fullColumns
 export { fullColumns, summaryColumns }
 
 export type ArticleRow = typeof articles.$inferSelect
-export type LoadedRow = Omit<ArticleRow, 'search' | 'bodyText' | 'body'> & { body?: unknown[] }
+export type LoadedRow = Omit<ArticleRow, 'search' | 'bodyText' | 'body'> & {
+  body?: unknown[]
+  /** The linked ids, when the row was read with them (one article: one query, not four). */
+  links?: ArticleLinks
+}
+
+export type ArticleLinks = { authorIds: string[], tagIds: string[], relatedArticleIds: string[] }
+
+/**
+ * An article's byline, tags and listed related articles (those the reader may see) as id arrays,
+ * to select with the article itself.
+ */
+// Qualified by hand: drizzle leaves the table name off columns of a single-table select.
+const outerId = sql.raw('"articles"."id"')
+
+export const linkColumns = (view: Pick<View, 'staff' | 'now'>) => ({
+  linkedAuthorIds: sql<string[]>`array(select ${articleAuthors.authorId} from ${articleAuthors} where ${articleAuthors.articleId} = ${outerId} order by ${articleAuthors.position})`,
+  linkedTagIds: sql<string[]>`array(select ${articleTags.tagId} from ${articleTags} where ${articleTags.articleId} = ${outerId} order by ${articleTags.position})`,
+  linkedRelatedIds: sql<string[]>`array(select r.related_id from ${articleRelated} r join ${articles} x on x.id = r.related_id
+    where r.article_id = ${outerId} and r.listed${view.staff ? sql`` : sql` and x.status in ('published', 'scheduled') and x.published_at <= ${view.now.toISOString()}::timestamptz`}
+    order by r.position)`
+})
 
 export type View = {
   staff: boolean
@@ -68,7 +89,9 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
   const inc = view.include
   const want = (key: string) => wants(view, key)
 
-  const bylines = want('authorIds') || inc.has('authors')
+  // Rows read with their links need no query for the ids alone.
+  const unlinked = rows.some((r) => !r.links)
+  const bylines = (want('authorIds') && unlinked) || inc.has('authors')
     ? await db.select({ articleId: articleAuthors.articleId, author: authors }).from(articleAuthors)
       .innerJoin(authors, eq(authors.id, articleAuthors.authorId))
       .where(inArray(articleAuthors.articleId, ids)).orderBy(asc(articleAuthors.articleId), asc(articleAuthors.position))
@@ -78,14 +101,14 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     : undefined
   const byArticleAuthors = groupBy(bylines, (b) => b.articleId, (b) => b.author.id)
 
-  const tagRows: Array<{ articleId: string, tag: typeof tags.$inferSelect }> = want('tagIds') || inc.has('tags')
+  const tagRows: Array<{ articleId: string, tag: typeof tags.$inferSelect }> = (want('tagIds') && unlinked) || inc.has('tags')
     ? await db.select({ articleId: articleTags.articleId, tag: tags }).from(articleTags)
       .innerJoin(tags, eq(tags.id, articleTags.tagId))
       .where(inArray(articleTags.articleId, ids)).orderBy(asc(articleTags.articleId), asc(articleTags.position))
     : []
   const byArticleTags = groupBy(tagRows, (t) => t.articleId, (t) => t.tag)
 
-  const related = want('relatedArticleIds') || inc.has('relatedArticles')
+  const related = (want('relatedArticleIds') && unlinked) || inc.has('relatedArticles')
     ? await loadRelatedRefs(db, and(inArray(articleRelated.articleId, ids), eq(articleRelated.listed, true))!, view)
     : []
   const byArticleRelated = groupBy(related, (r) => r.articleId, ({ articleId: _a, ...ref }) => ref)
@@ -113,7 +136,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
   }
 
   return rows.map((row) => {
-    const authorIds = byArticleAuthors.get(row.id) ?? []
+    const authorIds = row.links?.authorIds ?? byArticleAuthors.get(row.id) ?? []
     const photo = row.leadPhotoId ? leadPhotos?.get(row.leadPhotoId) ?? null : null
     const full: Record<string, unknown> = {
       id: row.id,
@@ -132,8 +155,8 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       leadPhotoId: row.leadPhotoId,
       leadPhotoCaption: row.leadPhotoCaption,
       sectionId: row.sectionId,
-      tagIds: (byArticleTags.get(row.id) ?? []).map((t) => t.id),
-      relatedArticleIds: (byArticleRelated.get(row.id) ?? []).map((r) => r.id),
+      tagIds: row.links?.tagIds ?? (byArticleTags.get(row.id) ?? []).map((t) => t.id),
+      relatedArticleIds: row.links?.relatedArticleIds ?? (byArticleRelated.get(row.id) ?? []).map((r) => r.id),
       commentsOpen: row.commentsOpen,
       commentCount: row.commentCount,
       wordCount: row.wordCount,

@@ -14,7 +14,7 @@ import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
 import { blocksToText, cleanBlocks, cleanInline, countWords, excerptOf, inlineToText, photoIdsOf, readingMinutes, relatedIdsOf } from './body.js'
-import { fullColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
+import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
 import type { Block, CreateArticle, ListArticles, UpdateArticle } from './schemas.js'
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)
@@ -99,11 +99,12 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue)
 }
 
-export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>) {
+export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>): Promise<LoadedRow> {
   const cond = 'id' in by ? eq(articles.id, by.id) : eq(articles.slug, by.slug)
-  const [row] = await db.select(fullColumns).from(articles).where(view.staff ? cond : and(cond, publicArticles(view.now)))
-  if (!row) throw notFound('Article')
-  return row as LoadedRow
+  const [found] = await db.select({ ...fullColumns, ...linkColumns(view) }).from(articles).where(view.staff ? cond : and(cond, publicArticles(view.now)))
+  if (!found) throw notFound('Article')
+  const { linkedAuthorIds, linkedTagIds, linkedRelatedIds, ...row } = found
+  return { ...row, links: { authorIds: linkedAuthorIds, tagIds: linkedTagIds, relatedArticleIds: linkedRelatedIds } } as LoadedRow
 }
 
 // ---- writes ----------------------------------------------------------------------------
