@@ -1,7 +1,6 @@
 // Demo pictures drawn here (no outside files): a sky, a sea, a sun and a skyline, with colours
 // that differ per picture. Rendered from SVG with sharp.
 import { createHash } from 'node:crypto'
-import sharp from 'sharp'
 
 export async function demoImage (name: string, width: number, height: number): Promise<Buffer> {
   const h = createHash('sha256').update(name).digest()
@@ -22,5 +21,7 @@ export async function demoImage (name: string, width: number, height: number): P
     ${buildings}
     <rect y="${horizon}" width="100%" height="${height - horizon}" fill="url(#sea)"/>
   </svg>`
+  // Loaded here, not at start: only a first start on an empty database draws pictures.
+  const { default: sharp } = await import('sharp')
   return sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer()
 }

@@ -1,7 +1,7 @@
 // Turns an uploaded image into what the API serves: the type sniffed from its bytes, EXIF
 // orientation applied, all metadata (GPS included) stripped, and renditions for srcset.
 import { createHash } from 'node:crypto'
-import sharp from 'sharp'
+import type { Sharp } from 'sharp'
 import { AppError } from '../../http/errors.js'
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif'
@@ -33,7 +33,10 @@ export type Processed = {
   renditions: Encoded[]
 }
 
-function encode (image: sharp.Sharp, format: ImageFormat): sharp.Sharp {
+// Loaded on the first upload: libvips costs an instance that only reads ~20 MB of memory.
+const loadSharp = async () => (await import('sharp')).default
+
+function encode (image: Sharp, format: ImageFormat): Sharp {
   switch (format) {
     case 'jpeg': return image.jpeg({ quality: 82, mozjpeg: true })
     case 'png': return image.png({ compressionLevel: 8 })
@@ -44,6 +47,7 @@ function encode (image: sharp.Sharp, format: ImageFormat): sharp.Sharp {
 }
 
 async function render (input: Buffer, format: ImageFormat, maxPixels: number, width?: number): Promise<Encoded> {
+  const sharp = await loadSharp()
   // sharp writes no metadata unless asked; rotate() applies the EXIF orientation first.
   let image = sharp(input, { limitInputPixels: maxPixels, animated: format === 'gif' || format === 'webp' }).rotate()
   if (width) image = image.resize({ width, withoutEnlargement: true })
@@ -58,7 +62,7 @@ export async function processImage (input: Buffer, maxPixels: number): Promise<P
   }
   let original: Encoded
   try {
-    const meta = await sharp(input, { limitInputPixels: maxPixels }).metadata()
+    const meta = await (await loadSharp())(input, { limitInputPixels: maxPixels }).metadata()
     if (!meta.width || !meta.height) throw new Error('no dimensions')
     original = await render(input, format, maxPixels)
   } catch (error) {
