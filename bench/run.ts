@@ -215,20 +215,27 @@ function cpuSeconds (pid: number): number {
   }
 }
 
-/** The CPU time of every local PostgreSQL process, in seconds: what the database spent. */
-function postgresCpuSeconds (): number {
-  let total = 0
+/** The CPU time of each local PostgreSQL process, in seconds, by pid. */
+function postgresCpu (): Map<string, number> {
+  const byPid = new Map<string, number>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
       if (!stat.includes('(postgres)')) continue
       const fields = stat.split(') ')[1].split(' ')
-      total += (Number(fields[11]) + Number(fields[12])) / 100
+      byPid.set(entry, (Number(fields[11]) + Number(fields[12])) / 100)
     } catch {
       // the process ended meanwhile
     }
   }
+  return byPid
+}
+
+/** What the database spent since `before`: processes that ended meanwhile are not counted. */
+function postgresCpuSince (before: Map<string, number>): number {
+  let total = 0
+  for (const [pid, seconds] of postgresCpu()) total += seconds - (before.get(pid) ?? 0)
   return total
 }
 
@@ -276,10 +283,10 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
   if (options.warmup > 0) await run(options.warmup)
   const stopSampling = sampleMemory(pid)
   const cpuBefore = cpuSeconds(pid)
-  const dbBefore = localPostgres ? postgresCpuSeconds() : 0
+  const dbBefore = localPostgres ? postgresCpu() : new Map<string, number>()
   const r = await run(options.duration)
   const cpu = cpuSeconds(pid) - cpuBefore
-  const dbCpu = localPostgres ? postgresCpuSeconds() - dbBefore : 0
+  const dbCpu = localPostgres ? postgresCpuSince(dbBefore) : 0
   const memory = stopSampling()
   const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
   const statusCodes: Record<string, number> = {}

@@ -54,7 +54,7 @@ export function mediaRoutes (store: MediaStore): Routes {
         }
       }
       reply.header('content-length', size)
-      return reply.send(store.read(key))
+      return reply.send(store.read(key, undefined, size))
     })
   }
 }

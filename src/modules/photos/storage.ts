@@ -11,8 +11,8 @@ export interface MediaStore {
   put (key: string, data: Buffer): Promise<void>
   /** Size of the stored bytes, or undefined when the key is absent. */
   size (key: string): Promise<number | undefined>
-  /** The bytes, or an inclusive byte range of them. */
-  read (key: string, range?: { start: number, end: number }): Readable
+  /** The bytes, or an inclusive byte range of them; `size`, when known, sizes the read buffer. */
+  read (key: string, range?: { start: number, end: number }, size?: number): Readable
   remove (key: string): Promise<void>
 }
 
@@ -49,8 +49,11 @@ export function localStore (root: string): MediaStore {
         throw error
       }
     },
-    read (key, range) {
-      return createReadStream(fileOf(key), range)
+    read (key, range, size) {
+      // A rendition is often a few kilobytes: a buffer of its size, not the default 64 KiB, spares
+      // the collector (many such buffers in flight make it run far more often).
+      const length = range ? range.end - range.start + 1 : size
+      return createReadStream(fileOf(key), { ...range, highWaterMark: length ? Math.min(Math.max(length, 1024), 64 * 1024) : undefined })
     },
     async remove (key) {
       await rm(fileOf(key), { force: true })
