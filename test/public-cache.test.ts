@@ -111,6 +111,23 @@ t.test('public cache', async (t) => {
     t.equal(read.json().headline, 'Harbour reopens at last')
   })
 
+  t.test('concurrent writes share notifications, and every one is seen by the next read', async (t) => {
+    await call(two.app, 'GET', '/v1/tags?limit=100')
+    const before = one.app.publicCache.stats.notifications
+    const names = ['Ferries', 'Lighthouses', 'Moorings', 'Piers', 'Slipways', 'Tides']
+    const created = await Promise.all(names.map((name) => call(one.app, 'POST', '/v1/tags', { token: editor, body: { name } })))
+    t.same(created.map((r) => r.statusCode), names.map(() => 201))
+    const sent = one.app.publicCache.stats.notifications - before
+    // PGlite runs one statement at a time, each notification's round trip included, so writes
+    // there rarely overlap one; PostgreSQL's do.
+    const fewer = one.database.driver === 'pg' ? sent < names.length : sent <= names.length
+    t.ok(sent >= 1 && fewer, `${names.length} writes, ${sent} notifications`)
+    const read = await call(two.app, 'GET', '/v1/tags?limit=100')
+    t.notOk(read.headers['x-cache'])
+    const listed = read.json().data.map((tag: { name: string }) => tag.name)
+    t.ok(names.every((name) => listed.includes(name)), 'every write is in the next read on the other instance')
+  })
+
   t.test('a refused write changes nothing and keeps the cache', async (t) => {
     await headlines(two.app)
     const refused = await call(one.app, 'PATCH', `/v1/articles/${first}`, { token: editor, body: { headline: '' } })
