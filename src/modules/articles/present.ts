@@ -22,13 +22,13 @@ export type LoadedRow = Omit<ArticleRow, 'search' | 'bodyText' | 'body'> & {
 
 export type ArticleLinks = { authorIds: string[], tagIds: string[], relatedArticleIds: string[] }
 
+// Qualified by hand: drizzle leaves the table name off columns of a single-table select.
+const outerId = sql.raw('"articles"."id"')
+
 /**
  * An article's byline, tags and listed related articles (those the reader may see) as id arrays,
  * to select with the article itself.
  */
-// Qualified by hand: drizzle leaves the table name off columns of a single-table select.
-const outerId = sql.raw('"articles"."id"')
-
 export const linkColumns = (view: Pick<View, 'staff' | 'now'>) => ({
   linkedAuthorIds: sql<string[]>`array(select ${articleAuthors.authorId} from ${articleAuthors} where ${articleAuthors.articleId} = ${outerId} order by ${articleAuthors.position})`,
   linkedTagIds: sql<string[]>`array(select ${articleTags.tagId} from ${articleTags} where ${articleTags.articleId} = ${outerId} order by ${articleTags.position})`,

@@ -33,7 +33,7 @@ export type Processed = {
   renditions: Encoded[]
 }
 
-// Loaded on the first upload: libvips costs an instance that only reads ~20 MB of memory.
+// Loaded on the first upload: an instance that only serves reads never loads libvips.
 const loadSharp = async () => (await import('sharp')).default
 
 function encode (image: Sharp, format: ImageFormat): Sharp {
