@@ -22,4 +22,4 @@ HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # A bounded heap: the collector then runs before memory balloons under load (cached bodies
 # live outside the heap).
-CMD ["node", "--max-old-space-size=192", "dist/src/server.js"]
+CMD ["node", "--max-old-space-size=160", "dist/src/server.js"]

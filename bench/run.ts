@@ -140,7 +140,7 @@ async function startProcess (name: string, script: string, env: NodeJS.ProcessEn
   logs.push(logFile)
   const out = createWriteStream(logFile)
   // The compiled server runs with the flags of `npm start` and the Dockerfile.
-  const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=192']
+  const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=160']
   const child = spawn(process.execPath, [...flags, script], {
     cwd: root,
     env: { ...env, PORT: String(port), HOST },
