@@ -139,11 +139,12 @@ async function startProcess (name: string, script: string, env: NodeJS.ProcessEn
   const logFile = path.join(os.tmpdir(), `dateline-bench-${name}-${process.pid}.log`)
   logs.push(logFile)
   const out = createWriteStream(logFile)
-  // The compiled server runs with the flags of `npm start` and the Dockerfile.
-  const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=160']
+  // The compiled server runs as the Dockerfile runs it: its flags and malloc setting.
+  const compiled = !script.endsWith('.ts')
+  const flags = compiled ? ['--max-old-space-size=192'] : ['--import', 'tsx']
   const child = spawn(process.execPath, [...flags, script], {
     cwd: root,
-    env: { ...env, PORT: String(port), HOST },
+    env: { ...env, ...(compiled && { MALLOC_ARENA_MAX: '2' }), PORT: String(port), HOST },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   children.add(child)
