@@ -178,6 +178,23 @@ t.test('public cache', async (t) => {
   })
 })
 
+t.test('a full cache lets go of what was not read again', async (t) => {
+  const h = await build(t, { env: { ...on, PUBLIC_CACHE_MAX_ENTRIES: '2' } })
+  const hit = async (url: string) => (await call(h.app, 'GET', url)).headers['x-cache'] === 'hit'
+  await hit('/v1/sections')
+  await hit('/v1/tags')
+  t.ok(await hit('/v1/sections'), 'read again: marked as used')
+  await hit('/v1/authors') // a third entry: one must go
+  t.equal(h.app.publicCache.stats.entries, 2)
+  t.ok(await hit('/v1/authors'), 'the newest stays')
+  t.ok(await hit('/v1/sections'), 'the one read again stays')
+  t.notOk(await hit('/v1/tags'), 'the one not read again went')
+  // Now both held entries (sections, tags) were read since they were stored or spared.
+  t.ok(await hit('/v1/tags'))
+  await hit('/v1/photos')
+  t.ok(await hit('/v1/photos'), 'with every other entry read, the one just stored still stays')
+})
+
 t.test('the cache can be switched off', async (t) => {
   const h = await build(t)
   await call(h.app, 'GET', '/v1/sections')

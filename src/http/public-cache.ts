@@ -225,14 +225,16 @@ export class PublicCache {
       used: false
     })
     this.bytes += body.length
-    this.evict()
+    this.evict(miss.key)
     this.finished(request)
   }
 
   /** Oldest first; an entry read since its last turn goes to the back instead, once. */
-  private evict () {
+  private evict (stored: string) {
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) return
+      // The entry just stored is not the one to go, even when every other one was read.
+      if (key === stored) continue
       this.entries.delete(key)
       if (entry.used) {
         entry.used = false

@@ -91,7 +91,9 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
 
   // Rows read with their links need no query for the ids alone.
   const unlinked = rows.some((r) => !r.links)
-  const bylines = (want('authorIds') && unlinked) || inc.has('authors')
+  // Where the objects are loaded, their ids come from the same query, so the two always agree.
+  const loadBylines = (want('authorIds') && unlinked) || inc.has('authors')
+  const bylines = loadBylines
     ? await db.select({ articleId: articleAuthors.articleId, author: authors }).from(articleAuthors)
       .innerJoin(authors, eq(authors.id, articleAuthors.authorId))
       .where(inArray(articleAuthors.articleId, ids)).orderBy(asc(articleAuthors.articleId), asc(articleAuthors.position))
@@ -101,14 +103,16 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     : undefined
   const byArticleAuthors = groupBy(bylines, (b) => b.articleId, (b) => b.author.id)
 
-  const tagRows: Array<{ articleId: string, tag: typeof tags.$inferSelect }> = (want('tagIds') && unlinked) || inc.has('tags')
+  const loadTags = (want('tagIds') && unlinked) || inc.has('tags')
+  const tagRows: Array<{ articleId: string, tag: typeof tags.$inferSelect }> = loadTags
     ? await db.select({ articleId: articleTags.articleId, tag: tags }).from(articleTags)
       .innerJoin(tags, eq(tags.id, articleTags.tagId))
       .where(inArray(articleTags.articleId, ids)).orderBy(asc(articleTags.articleId), asc(articleTags.position))
     : []
   const byArticleTags = groupBy(tagRows, (t) => t.articleId, (t) => t.tag)
 
-  const related = (want('relatedArticleIds') && unlinked) || inc.has('relatedArticles')
+  const loadRelated = (want('relatedArticleIds') && unlinked) || inc.has('relatedArticles')
+  const related = loadRelated
     ? await loadRelatedRefs(db, and(inArray(articleRelated.articleId, ids), eq(articleRelated.listed, true))!, view)
     : []
   const byArticleRelated = groupBy(related, (r) => r.articleId, ({ articleId: _a, ...ref }) => ref)
@@ -136,7 +140,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
   }
 
   return rows.map((row) => {
-    const authorIds = row.links?.authorIds ?? byArticleAuthors.get(row.id) ?? []
+    const authorIds = (loadBylines ? byArticleAuthors.get(row.id) : row.links?.authorIds) ?? []
     const photo = row.leadPhotoId ? leadPhotos?.get(row.leadPhotoId) ?? null : null
     const full: Record<string, unknown> = {
       id: row.id,
@@ -155,8 +159,8 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       leadPhotoId: row.leadPhotoId,
       leadPhotoCaption: row.leadPhotoCaption,
       sectionId: row.sectionId,
-      tagIds: row.links?.tagIds ?? (byArticleTags.get(row.id) ?? []).map((t) => t.id),
-      relatedArticleIds: row.links?.relatedArticleIds ?? (byArticleRelated.get(row.id) ?? []).map((r) => r.id),
+      tagIds: (loadTags ? byArticleTags.get(row.id)?.map((t) => t.id) : row.links?.tagIds) ?? [],
+      relatedArticleIds: (loadRelated ? byArticleRelated.get(row.id)?.map((r) => r.id) : row.links?.relatedArticleIds) ?? [],
       commentsOpen: row.commentsOpen,
       commentCount: row.commentCount,
       wordCount: row.wordCount,
