@@ -4,7 +4,7 @@
 // 1. A fresh database: `dateline_bench` on the PostgreSQL server of DATABASE_URL (dropped and
 //    created again), or, without DATABASE_URL, an embedded PGlite database in a temporary DATA_DIR.
 // 2. Migrations and the bulk seeder (bench/seed.ts), then an editor token made through the services.
-// 3. The API server as a child process (node --import tsx src/server.ts), and the reference (a bare
+// 3. The API server, compiled, as a child process (as the Dockerfile runs it), and the reference (a bare
 //    Fastify server sending a body of the same size as an article page, bench/reference-server.ts)
 //    as another. This process only sends load (autocannon, as a library) and samples the memory of
 //    the process under test from /proc/<pid>/status.
@@ -641,11 +641,11 @@ async function main () {
     log(`  pid ${api.child.pid}, ${api.base}, log ${api.logFile}`)
 
     // What the scenarios need from the running API.
-    const first = await getJson(`${api.base}/v1/articles/by-slug/${targets.slugs[0]}?${INCLUDE}`)
-    const etag = first.res.headers.get('etag')!
+    let etag = ''
     const sizes: Array<{ size: number, body: string }> = []
     for (const slug of targets.slugs.slice(0, 25)) {
-      const { body } = await getJson(`${api.base}/v1/articles/by-slug/${slug}?${INCLUDE}`)
+      const { res, body } = await getJson(`${api.base}/v1/articles/by-slug/${slug}?${INCLUDE}`)
+      etag ||= res.headers.get('etag')!
       sizes.push({ size: Buffer.byteLength(body), body })
     }
     sizes.sort((a, b) => a.size - b.size)

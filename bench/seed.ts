@@ -24,7 +24,7 @@ import { blocksToText, cleanInline, countWords, excerptOf, inlineToText, reading
 import type { Block } from '../src/modules/articles/schemas.js'
 import { bodyHashOf } from '../src/modules/comments/service.js'
 import { openDatabase } from '../src/db/client.js'
-import { slugify, SLUG_MAX } from '../src/lib/slug.js'
+import { baseSlug, slugify } from '../src/lib/slug.js'
 import { Rng, Zipf, weighted } from './prng.js'
 import {
   COMMON_TERM, contentWords, firstNames, functionWords, properNoun, sectionNames, tagQualifiers, tagTopics
@@ -275,7 +275,7 @@ function uniqueSlugs () {
   const taken = new Set<string>()
   // The app's rule (src/lib/slug.ts uniqueSlug): base, then base-2, base-3, ...
   return (text: string) => {
-    const base = slugify(text).slice(0, SLUG_MAX - 8).replace(/-+$/g, '')
+    const base = baseSlug(text)
     let slug = base
     for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`
     taken.add(slug)

@@ -109,7 +109,8 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
     async ping () { await db.execute(sql`select 1`) },
     async listen (channel, onMessage) {
       const stop = await client.listen(channel, onMessage)
-      return { close: () => stop() }
+      // Closing the database first ends the listener with it.
+      return { close: () => (client.closed ? Promise.resolve() : stop()) }
     },
     async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload})`) },
     close: once(() => client.close())

@@ -103,7 +103,6 @@ export class PublicCache {
 
   /** Whether the cache may be used now; learns the next scheduled publication time first. */
   private async prepare (): Promise<boolean> {
-    if (!this.opts.enabled || !this.listening) return false
     if (this.ready()) return true
     this.refreshing ??= this.refreshDue().finally(() => { this.refreshing = undefined })
     // A failed look-up (database down) leaves the cache off; a later request tries again.
