@@ -43,6 +43,7 @@ export async function walk (t: Test, h: Harness, url: string, query: Record<stri
     seen.push(...body.data)
     cursor = body.meta.nextCursor
     if (cursor === null) return seen
+    t.type(cursor, 'string', 'a next cursor is an opaque string')
   }
   t.fail('pagination did not end')
   return seen

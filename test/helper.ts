@@ -6,6 +6,7 @@ import pg from 'pg'
 import { buildApp, type App } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { openDatabase, type Database } from '../src/db/client.js'
+import type { MediaStore } from '../src/modules/photos/storage.js'
 import { createAuthor } from '../src/modules/authors/service.js'
 import { createToken } from '../src/modules/tokens/service.js'
 import { createUser } from '../src/modules/users/service.js'
@@ -51,7 +52,7 @@ export type Harness = {
   config: Config
 }
 
-export type BuildOptions = { now?: () => Date, env?: Record<string, string>, database?: Database }
+export type BuildOptions = { now?: () => Date, env?: Record<string, string>, database?: Database, mediaStore?: (dir: string) => MediaStore }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<Harness> {
   const queries: string[] = []
@@ -61,7 +62,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Harne
   // The public cache is off unless a test asks for it: most suites change rows directly and
   // count queries, and test/public-cache.test.ts covers the cache itself.
   const config = loadConfig({ LOG_LEVEL: 'silent', MEDIA_DIR: t.testdir(), PUBLIC_CACHE: 'false', ...options.env })
-  const app = await buildApp({ config, database, now: options.now })
+  const app = await buildApp({ config, database, now: options.now, mediaStore: options.mediaStore?.(config.MEDIA_DIR!) })
   await app.ready()
   t.teardown(() => app.close())
 

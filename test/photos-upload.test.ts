@@ -8,6 +8,7 @@ import sharp from 'sharp'
 import { build } from './helper.js'
 import { loadConfig } from '../src/config.js'
 import { photos } from '../src/db/schema.js'
+import { localStore } from '../src/modules/photos/storage.js'
 import {
   canvas, diskPath, filePart, filesIn, MEDIA_URL, noise, nothingStored, problem, sha256, snapshot, upload
 } from './photos-upload-helpers.js'
@@ -324,7 +325,6 @@ t.test('photo uploads', async (t) => {
         t.equal(m.height, Math.round(file.width * 2 / 3), `${file.url} keeps the aspect ratio`)
         t.equal(`image/${m.format}`, file.mimeType)
         t.equal(m.exif, undefined, `${file.url}: no EXIF`)
-        t.notOk(hasGps(m.exif), `${file.url}: no GPS`)
         t.equal(m.xmp, undefined, `${file.url}: no XMP`)
         t.equal(m.iptc, undefined, `${file.url}: no IPTC`)
         t.notOk(served.rawPayload.includes('Secret Shooter 1987'), `${file.url}: the name is gone`)
@@ -332,4 +332,30 @@ t.test('photo uploads', async (t) => {
       }
     }
   })
+})
+
+t.test('a storage failure part way through an upload leaves no file and no row behind', async (t) => {
+  let puts = 0
+  const h = await build(t, {
+    mediaStore: (dir) => {
+      const local = localStore(dir)
+      return { ...local, put: async (key, data) => { if (++puts === 3) throw new Error('disk full'); return local.put(key, data) } }
+    }
+  })
+  const before = await snapshot(h)
+  const res = await upload(h, h.editor.token, [filePart(await canvas(700, 500, 42), 'photo.png', 'image/png')])
+  t.equal(res.statusCode, 500)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.notOk(res.body.includes('disk full'), 'the storage error stays in the log')
+  t.ok(puts >= 3, 'two files were written before the failure')
+  await nothingStored(t, h, before)
+})
+
+t.test('a form with too many parts is a 400 that stores nothing', async (t) => {
+  const h = await build(t)
+  const before = await snapshot(h)
+  const fields = Array.from({ length: 12 }, (_, i) => ({ name: `note${i}`, value: 'x' }))
+  const res = await upload(h, h.editor.token, [...fields, filePart(await canvas(64, 64, 3), 'photo.png', 'image/png')])
+  t.equal(problem(t, res, 400, 'BAD_REQUEST').detail, 'The form has too many parts.')
+  await nothingStored(t, h, before)
 })
