@@ -62,6 +62,13 @@ export function excerptOf (text: string, max = 200): string {
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:.-]+$/, '')}…`
 }
 
+/** The columns computed from a body on every write: plain text, word count, reading time, excerpt. */
+export function derived (body: Block[], standfirst: string | null) {
+  const text = blocksToText(body)
+  const words = countWords(text)
+  return { bodyText: text, wordCount: words, readingTimeMinutes: readingMinutes(words), autoExcerpt: excerptOf(standfirst ? inlineToText(standfirst) : text) }
+}
+
 export const photoIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'photo' ? [b.photoId] : [])))]
 export const relatedIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'related' ? [b.articleId] : [])))]
 

@@ -13,7 +13,7 @@ import { insertWithSlug, withSlug } from '../../lib/writes.js'
 import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
-import { blocksToText, cleanBlocks, cleanInline, countWords, excerptOf, inlineToText, photoIdsOf, readingMinutes, relatedIdsOf } from './body.js'
+import { cleanBlocks, cleanInline, derived, photoIdsOf, relatedIdsOf } from './body.js'
 import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
 import type { Block, CreateArticle, ListArticles, UpdateArticle } from './schemas.js'
 
@@ -143,11 +143,6 @@ async function assertReferences (db: Db, input: UpdateArticle, links: Partial<Li
   }
 }
 
-function derived (body: Block[], standfirst: string | null) {
-  const text = blocksToText(body)
-  const words = countWords(text)
-  return { bodyText: text, wordCount: words, readingTimeMinutes: readingMinutes(words), autoExcerpt: excerptOf(standfirst ? inlineToText(standfirst) : text) }
-}
 
 /** Replaces the links given; a new article (`fresh`) has none to delete. */
 async function writeLinks (db: Db, articleId: string, links: Partial<Links>, fresh = false) {
