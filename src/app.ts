@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
 import { mediaDirOf, trustProxyOf, type Config } from './config.js'
@@ -84,7 +85,16 @@ export async function buildApp (options: AppOptions) {
     // Slugs may be 120 characters, longer than the router's default parameter limit of 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
     // One log line a request (below), not Fastify's two.
-    logController: new LogController({ disableRequestLogging: true })
+    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it.
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => { if (!cache.serveRaw(req, res)) handler(req, res) })
+      // Fastify's defaults, which it sets on the server it makes itself.
+      server.keepAliveTimeout = 72_000
+      server.requestTimeout = 0
+      server.setTimeout(0)
+      return server
+    }
   }).withTypeProvider<TypeProvider>()
 
   const database = options.database ?? await openDatabase({
@@ -102,7 +112,8 @@ export async function buildApp (options: AppOptions) {
     enabled: config.PUBLIC_CACHE,
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
-    varyOnOrigin: config.CORS_ORIGIN !== '*'
+    varyOnOrigin: config.CORS_ORIGIN !== '*',
+    log: app.log
   })
   // First of all hooks: a cached public read is answered before anything else runs.
   app.addHook('onRequest', cache.serve)

@@ -180,6 +180,53 @@ t.test('public cache', async (t) => {
   })
 })
 
+t.test('over a socket, a hit is answered before Fastify, with the headers of the miss', async (t) => {
+  const h = await build(t, { env: on })
+  const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(address + path, { headers })
+  const url = '/v1/sections?limit=5'
+  const miss = await get(url)
+  t.equal(miss.status, 200)
+  t.equal(miss.headers.get('x-cache'), null)
+  const missBody = await miss.text()
+  h.queries.length = 0
+  const early = h.app.publicCache.stats.early
+  const hit = await get(url)
+  t.equal(hit.status, 200)
+  t.equal(hit.headers.get('x-cache'), 'hit')
+  t.equal(await hit.text(), missBody)
+  t.equal(h.app.publicCache.stats.early, early + 1, 'answered by the server, not by the Fastify hook')
+  t.equal(h.queries.length, 0)
+  for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'x-content-type-options', 'strict-transport-security', 'access-control-allow-origin', 'access-control-expose-headers', 'vary']) {
+    t.equal(hit.headers.get(name), miss.headers.get(name), `${name} as computed for the miss`)
+  }
+  t.match(hit.headers.get('x-request-id'), /^[0-9a-f-]{36}$/)
+  t.not(hit.headers.get('x-request-id'), miss.headers.get('x-request-id'))
+  t.equal((await get(url, { 'x-request-id': 'trace-42' })).headers.get('x-request-id'), 'trace-42', "a caller's request id is kept")
+
+  const revalidated = await get(url, { 'if-none-match': String(miss.headers.get('etag')) })
+  t.equal(revalidated.status, 304)
+  t.equal(revalidated.headers.get('x-cache'), 'hit')
+  t.equal(await revalidated.text(), '')
+
+  const staff = await get(url, { authorization: `Bearer ${h.editor.token}` })
+  t.equal(staff.headers.get('x-cache'), null, 'never with a token')
+  t.equal(staff.headers.get('cache-control'), 'private, no-store')
+  const wrongToken = await get(url, { authorization: 'Bearer nope' })
+  t.equal(wrongToken.status, 401, 'a bad token is refused, not served from the cache')
+
+  const head = await fetch(address + url, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.equal(head.headers.get('x-cache'), null, 'only GETs are answered from the cache')
+
+  const created = await fetch(address + '/v1/sections', { method: 'POST', headers: { authorization: `Bearer ${h.editor.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Aardvarks' }) })
+  t.equal(created.status, 201)
+  const after = await get(url)
+  t.equal(after.headers.get('x-cache'), null, 'a write empties the cache')
+  t.equal(((await after.json()) as { data: Array<{ name: string }> }).data[0].name, 'Aardvarks')
+  t.equal(h.app.publicCache.stats.early, early + 3, 'the hit, the one with an id, the 304')
+})
+
 t.test('with some origins allowed, each origin has its own cached answer', async (t) => {
   const h = await build(t, { env: { ...on, CORS_ORIGIN: 'https://a.test,https://b.test' } })
   const read = (origin: string) => h.app.inject({ method: 'GET', url: '/v1/sections', headers: { origin } })
