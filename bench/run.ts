@@ -482,6 +482,11 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
     },
     { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}` }) },
     {
+      // Not one of the issue's scenarios: what a browser or a CDN asks for, measured beside the plain one.
+      key: 'front-br', name: '2b front page, as a browser asks', note: 'Accept-Encoding: gzip, deflate, br (the answer is brotli)',
+      load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}`, headers: { 'accept-encoding': 'gzip, deflate, br' } })
+    },
+    {
       key: 'filtered', name: '3 section + tag list', note: `section=${section}&tag=${tag} (${targets.sectionTag.articles} published articles)`,
       load: () => ({ method: 'GET', path: `/v1/articles?limit=20&section=${section}&tag=${tag}&${INCLUDE}` })
     },

@@ -10,6 +10,7 @@ import { mediaDirOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
+import compression from './http/compression.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
@@ -153,6 +154,8 @@ export async function buildApp (options: AppOptions) {
   })
   await app.register(publicCache, { cache })
   await app.register(notModified)
+  // Last of the onSend hooks: the cache stores, and 304s are decided, on the plain body.
+  await app.register(compression)
   await app.register(openapi)
 
   // The whole API, one line a resource.

@@ -41,6 +41,14 @@ export function assertVersion (current: number, accepted: number[] | undefined) 
   }
 }
 
+/** Adds a field to Vary, keeping what other plugins put there. */
+export function addVary (reply: FastifyReply, field: string) {
+  const current = reply.getHeader('vary')
+  const list = current === undefined ? [] : String(current).split(',').map((f) => f.trim()).filter(Boolean)
+  if (list.some((f) => f.toLowerCase() === field.toLowerCase() || f === '*')) return
+  reply.header('vary', [...list, field].join(', '))
+}
+
 export type CachingOptions = { publicCacheControl: string }
 
 export default fp(async function caching (app: FastifyInstance, opts: CachingOptions) {
@@ -50,7 +58,9 @@ export default fp(async function caching (app: FastifyInstance, opts: CachingOpt
     const isRead = request.method === 'GET' || request.method === 'HEAD'
     if (status >= 400) return payload
     if (request.url.startsWith('/v1/')) {
-      reply.header('vary', 'Authorization')
+      // Added to what CORS may have set (Origin); lower case, as the compression plugin looks for it so.
+      addVary(reply, 'Authorization')
+      addVary(reply, 'accept-encoding')
       if (!reply.hasHeader('cache-control')) {
         const isPublic = isRead && status === 200 && !request.principal
         reply.header('cache-control', isPublic ? opts.publicCacheControl : 'private, no-store')

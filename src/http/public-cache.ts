@@ -17,6 +17,7 @@ import { and, eq, gt, min } from 'drizzle-orm'
 import type { Database, Subscription } from '../db/client.js'
 import { articles } from '../db/schema.js'
 import { etagMatches } from './caching.js'
+import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,11 +37,21 @@ export type PublicCacheOptions = {
   log: FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
 }
 
-/** A stored response: its bytes and the complete header sets of a 200 and of a 304. */
+/** Bytes to send and their complete headers: a flat [name, value, ...] list that ends with the
+ * request id's pair, filled in on each use. */
+type Variant = { body: Buffer, headers: string[] }
+
+/** A stored response: the 200 as computed, its compressed copies, and the 304's headers. */
 type Entry = {
-  generation: number, body: Buffer, etag: string
-  /** Flat [name, value, ...] lists, ending with the request id's pair, filled in on each use. */
-  ok: string[], notModified: string[]
+  generation: number, etag: string
+  identity: Variant
+  /** Made the first time a client asks for each encoding. */
+  encoded: Partial<Record<Encoding, Variant>>
+  /** The 200's headers but its length; a compressed copy's headers start with them. */
+  common: string[]
+  notModified: string[]
+  /** The bytes of every variant. */
+  size: number
   /** Read since it was stored or last spared from eviction. */
   used: boolean
 }
@@ -148,12 +159,12 @@ export class PublicCache {
     }
     // Written straight to the socket: the headers were complete when the entry was stored.
     reply.hijack()
-    this.send(entry, request.raw, reply.raw, request.id)
+    this.send(key, entry, request.raw, reply.raw, request.id)
     done()
   }
 
-  /** Writes a hit: headers in one list, then the stored bytes. */
-  private send (entry: Entry, req: IncomingMessage, res: ServerResponse, id: string) {
+  /** Writes a hit: headers in one list, then the stored bytes, compressed if the client asks. */
+  private send (key: string, entry: Entry, req: IncomingMessage, res: ServerResponse, id: string) {
     this.hits++
     // Marked, not moved: eviction gives a used entry a second chance (an LRU approximation
     // that costs a hit nothing).
@@ -165,8 +176,10 @@ export class PublicCache {
       entry.notModified[entry.notModified.length - 1] = id
       res.writeHead(304, entry.notModified).end()
     } else {
-      entry.ok[entry.ok.length - 1] = id
-      res.writeHead(200, entry.ok).end(entry.body)
+      const encoding = entry.identity.body.length >= THRESHOLD ? encodingFor(req.headers['accept-encoding']) : null
+      const variant = encoding === null ? entry.identity : (entry.encoded[encoding] ?? this.encode(key, entry, encoding))
+      variant.headers[variant.headers.length - 1] = id
+      res.writeHead(200, variant.headers).end(variant.body)
     }
     // The line's fields cost an allocation a hit; pino can say whether it would be written.
     if (this.opts.log.isLevelEnabled?.('info') ?? true) this.opts.log.info({ reqId: id, method: req.method, url: req.url, status: res.statusCode, cache: 'hit' }, 'request')
@@ -182,13 +195,25 @@ export class PublicCache {
     const url = req.url
     if (this.closing || req.method !== 'GET' || url === undefined || req.headers.authorization !== undefined ||
       !url.startsWith('/v1/') || !this.ready()) return false
-    const entry = this.entries.get(this.keyOf(url, req.headers))
+    const key = this.keyOf(url, req.headers)
+    const entry = this.entries.get(key)
     if (!entry || entry.generation !== this.generation) return false
     // The id a caller sent is kept, as Fastify does with `requestIdHeader`.
     const id = req.headers['x-request-id']
     this.early++
-    this.send(entry, req, res, typeof id === 'string' && id !== '' ? id : randomUUID())
+    this.send(key, entry, req, res, typeof id === 'string' && id !== '' ? id : randomUUID())
     return true
+  }
+
+  /** Compresses a stored body once, the first time a client asks for that encoding. */
+  private encode (key: string, entry: Entry, encoding: Encoding): Variant {
+    const body = compressBody(encoding, entry.identity.body)
+    const variant = { body, headers: [...entry.common, 'content-encoding', encoding, 'content-length', String(body.length), 'x-request-id', ''] }
+    entry.encoded[encoding] = variant
+    entry.size += body.length
+    this.bytes += body.length
+    this.evict(key)
+    return variant
   }
 
   /** Set as the app starts closing: from then on Fastify answers, with its 503s. */
@@ -241,13 +266,15 @@ export class PublicCache {
     const notModified: string[] = []
     for (let i = 0; i < common.length; i += 2) if (common[i] !== 'content-type') notModified.push(common[i], common[i + 1])
     const old = this.entries.get(miss.key)
-    if (old) { this.bytes -= old.body.length; this.entries.delete(miss.key) }
+    if (old) { this.bytes -= old.size; this.entries.delete(miss.key) }
     this.entries.set(miss.key, {
       generation: miss.generation,
-      body,
       etag: String(headers.etag),
-      ok: [...common, 'content-length', String(body.length), 'x-request-id', ''],
+      identity: { body, headers: [...common, 'content-length', String(body.length), 'x-request-id', ''] },
+      encoded: {},
+      common,
       notModified: [...notModified, 'x-request-id', ''],
+      size: body.length,
       used: false
     })
     this.bytes += body.length
@@ -266,7 +293,7 @@ export class PublicCache {
         entry.used = false
         this.entries.set(key, entry)
       } else {
-        this.bytes -= entry.body.length
+        this.bytes -= entry.size
       }
     }
   }
