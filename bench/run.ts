@@ -1,5 +1,6 @@
 // The benchmark: npm run bench -- [--articles N] [--duration S] [--warmup S] [--connections 50]
 //                                  [--smoke] [--out FILE] [--seed TEXT] [--only key,key] [--keep-db] [--no-cache]
+//                                  [--profile DIR]
 //
 // 1. A fresh database: `dateline_bench` on the PostgreSQL server of DATABASE_URL (dropped and
 //    created again), or, without DATABASE_URL, an embedded PGlite database in a temporary DATA_DIR.
@@ -53,7 +54,8 @@ const { values: argv } = parseArgs({
     seed: { type: 'string', default: 'dateline' },
     only: { type: 'string' },
     'keep-db': { type: 'boolean', default: false },
-    'no-cache': { type: 'boolean', default: false }
+    'no-cache': { type: 'boolean', default: false },
+    profile: { type: 'string' }
   }
 })
 
@@ -142,6 +144,8 @@ async function startProcess (name: string, script: string, env: NodeJS.ProcessEn
   // The compiled server runs as the Dockerfile runs it: its flags and malloc setting.
   const compiled = !script.endsWith('.ts')
   const flags = compiled ? ['--max-old-space-size=192'] : ['--import', 'tsx']
+  // --profile DIR: the API writes a V8 CPU profile there when it stops.
+  if (compiled && argv.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(argv.profile)}`)
   const child = spawn(process.execPath, [...flags, script], {
     cwd: root,
     env: { ...env, ...(compiled && { MALLOC_ARENA_MAX: '2' }), PORT: String(port), HOST },

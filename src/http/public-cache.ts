@@ -13,8 +13,9 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { and, eq, gt, min } from 'drizzle-orm'
+import { and, eq, gt, min, sql } from 'drizzle-orm'
 import type { Database, Subscription } from '../db/client.js'
+import { prepared } from '../db/prepared.js'
 import { articles } from '../db/schema.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
@@ -128,8 +129,9 @@ export class PublicCache {
   private async refreshDue () {
     const generation = this.generation
     const now = this.opts.now()
-    const [row] = await this.opts.database.db.select({ next: min(articles.publishedAt) }).from(articles)
-      .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, now)))
+    // Asked again after every write: prepared.
+    const [row] = await prepared(this.opts.database.db, 'next_scheduled', (db, name) => db.select({ next: min(articles.publishedAt) }).from(articles)
+      .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, sql.placeholder('now')))).prepare(name)).execute({ now })
     if (generation === this.generation) this.nextDue = row?.next ? row.next.getTime() : Number.POSITIVE_INFINITY
   }
 

@@ -1,6 +1,6 @@
 // Turns article rows into API objects: byline, tags, related links, embeds and the rendered
 // body, each loaded for a whole page with one query, so a page costs the same whatever its size.
-import { and, asc, eq, getTableColumns, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, inArray, lte, sql, type Placeholder, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import { wire } from '../../http/wire.js'
@@ -29,11 +29,11 @@ const outerId = sql.raw('"articles"."id"')
  * An article's byline, tags and listed related articles (those the reader may see) as id arrays,
  * to select with the article itself.
  */
-export const linkColumns = (view: Pick<View, 'staff' | 'now'>) => ({
+export const linkColumns = (view: { staff: boolean, now: Date | Placeholder }) => ({
   linkedAuthorIds: sql<string[]>`array(select ${articleAuthors.authorId} from ${articleAuthors} where ${articleAuthors.articleId} = ${outerId} order by ${articleAuthors.position})`,
   linkedTagIds: sql<string[]>`array(select ${articleTags.tagId} from ${articleTags} where ${articleTags.articleId} = ${outerId} order by ${articleTags.position})`,
   linkedRelatedIds: sql<string[]>`array(select r.related_id from ${articleRelated} r join ${articles} x on x.id = r.related_id
-    where r.article_id = ${outerId} and r.listed${view.staff ? sql`` : sql` and x.status in ('published', 'scheduled') and x.published_at <= ${view.now.toISOString()}::timestamptz`}
+    where r.article_id = ${outerId} and r.listed${view.staff ? sql`` : sql` and x.status in ('published', 'scheduled') and x.published_at <= ${view.now instanceof Date ? view.now.toISOString() : view.now}::timestamptz`}
     order by r.position)`
 })
 
@@ -57,8 +57,8 @@ export function wants (view: View, key: string): boolean {
 
 export const needsBody = (view: View) => wants(view, 'body') || wants(view, 'bodyHtml')
 
-/** Published, or scheduled and due: what anonymous readers may see. */
-export const publicArticles = (now: Date): SQL =>
+/** Published, or scheduled and due: what anonymous readers may see (now, or a prepared statement's time). */
+export const publicArticles = (now: Date | Placeholder): SQL =>
   and(inArray(articles.status, ['published', 'scheduled']), lte(articles.publishedAt, now))!
 
 export const effectiveStatus = (row: Pick<ArticleRow, 'status' | 'publishedAt'>, now: Date) =>

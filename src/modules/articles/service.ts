@@ -2,6 +2,7 @@
 // body photos consistent in one transaction, status changes, and revisions.
 import { and, asc, eq, gte, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { prepared } from '../../db/prepared.js'
 import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import type { Principal } from '../../http/auth.js'
 import { assertVersion } from '../../http/caching.js'
@@ -100,8 +101,16 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
 }
 
 export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>): Promise<LoadedRow> {
-  const cond = 'id' in by ? eq(articles.id, by.id) : eq(articles.slug, by.slug)
-  const [found] = await db.select({ ...fullColumns, ...linkColumns(view) }).from(articles).where(view.staff ? cond : and(cond, publicArticles(view.now)))
+  const byId = 'id' in by
+  // Four prepared statements (by id or slug, for staff or the public): every read of one
+  // article, and every write's answer, runs one of them.
+  const statement = prepared(db, `article_by_${byId ? 'id' : 'slug'}_${view.staff ? 'staff' : 'public'}`, (db, name) => {
+    const cond = byId ? eq(articles.id, sql.placeholder('key')) : eq(articles.slug, sql.placeholder('key'))
+    const now = sql.placeholder('now')
+    return db.select({ ...fullColumns, ...linkColumns({ staff: view.staff, now }) }).from(articles)
+      .where(view.staff ? cond : and(cond, publicArticles(now))).prepare(name)
+  })
+  const [found] = await statement.execute({ key: byId ? by.id : by.slug, now: view.now })
   if (!found) throw notFound('Article')
   const { linkedAuthorIds, linkedTagIds, linkedRelatedIds, ...row } = found
   return { ...row, links: { authorIds: linkedAuthorIds, tagIds: linkedTagIds, relatedArticleIds: linkedRelatedIds } } as LoadedRow

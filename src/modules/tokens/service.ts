@@ -1,7 +1,8 @@
 // API tokens: random secrets shown once, stored as SHA-256 hashes, revocable and optionally expiring.
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, gt, isNull, lt, or } from 'drizzle-orm'
+import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { prepared } from '../../db/prepared.js'
 import { apiTokens, users } from '../../db/schema.js'
 import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
@@ -14,7 +15,8 @@ export const hashToken = (secret: string) => createHash('sha256').update(secret)
 export const newTokenSecret = () => TOKEN_PREFIX + randomBytes(32).toString('base64url')
 
 export async function findActiveToken (db: Db, hash: string, now: Date) {
-  const [row] = await db
+  // Every staff request runs it.
+  const [row] = await prepared(db, 'find_active_token', (db, name) => db
     .select({
       id: apiTokens.id,
       tokenHash: apiTokens.tokenHash,
@@ -26,10 +28,11 @@ export async function findActiveToken (db: Db, hash: string, now: Date) {
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(
-      eq(apiTokens.tokenHash, hash),
+      eq(apiTokens.tokenHash, sql.placeholder('hash')),
       isNull(apiTokens.revokedAt),
-      or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))
+      or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, sql.placeholder('now')))
     ))
+    .prepare(name)).execute({ hash, now })
   return row
 }
 

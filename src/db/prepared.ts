@@ -1,0 +1,17 @@
+// Prepared statements for the hottest queries. Building a drizzle query costs some 45 µs of CPU
+// a time; a prepared one is built once per database, and PostgreSQL parses it once per
+// connection. Measured on the comment path's article check: 40 µs of client CPU a query
+// instead of 165. Values go in as placeholders (`sql.placeholder`), without the column's
+// encoder: dates as Date, JSON as text.
+import type { Db } from './client.js'
+
+const byDb = new WeakMap<Db, Map<string, unknown>>()
+
+/** The statement `name` of this database, made by `build` the first time it is asked for. */
+export function prepared<T> (db: Db, name: string, build: (db: Db, name: string) => T): T {
+  let statements = byDb.get(db)
+  if (!statements) byDb.set(db, statements = new Map())
+  let statement = statements.get(name) as T | undefined
+  if (statement === undefined) statements.set(name, statement = build(db, name))
+  return statement
+}
