@@ -225,6 +225,13 @@ t.test('over a socket, a hit is answered before Fastify, with the headers of the
   t.equal(after.headers.get('x-cache'), null, 'a write empties the cache')
   t.equal(((await after.json()) as { data: Array<{ name: string }> }).data[0].name, 'Aardvarks')
   t.equal(h.app.publicCache.stats.early, early + 3, 'the hit, the one with an id, the 304')
+
+  // As the app closes, Fastify answers again (with its 503s once closed); until then the hook serves hits.
+  await get(url)
+  h.app.publicCache.closing = true
+  const closingHit = await get(url)
+  t.equal(closingHit.headers.get('x-cache'), 'hit', 'a hit from the hook')
+  t.equal(h.app.publicCache.stats.early, early + 4, 'not from the server')
 })
 
 t.test('with some origins allowed, each origin has its own cached answer', async (t) => {

@@ -135,6 +135,11 @@ export class PublicCache {
     if (generation === this.generation) this.nextDue = row?.next ? row.next.getTime() : Number.POSITIVE_INFINITY
   }
 
+  /** Only anonymous GETs of the API: a request with any Authorization header is never a hit. */
+  private eligible (method: string | undefined, url: string, headers: IncomingHttpHeaders) {
+    return method === 'GET' && headers.authorization === undefined && url.startsWith('/v1/')
+  }
+
   private keyOf (url: string, headers: IncomingHttpHeaders): string {
     const origin = this.opts.varyOnOrigin ? headers.origin : undefined
     return origin === undefined ? url : `${url}\n${origin}`
@@ -195,8 +200,7 @@ export class PublicCache {
    */
   serveRaw (req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url
-    if (this.closing || req.method !== 'GET' || url === undefined || req.headers.authorization !== undefined ||
-      !url.startsWith('/v1/') || !this.ready()) return false
+    if (this.closing || url === undefined || !this.eligible(req.method, url, req.headers) || !this.ready()) return false
     const key = this.keyOf(url, req.headers)
     const entry = this.entries.get(key)
     if (!entry || entry.generation !== this.generation) return false
@@ -248,7 +252,7 @@ export class PublicCache {
    * (security headers, CORS, auth) run, with the headers they set for the stored response.
    */
   readonly serve: onRequestHookHandler = (request, reply, done) => {
-    if (!this.opts.enabled || !this.listening || request.method !== 'GET' || request.headers.authorization !== undefined || !request.url.startsWith('/v1/')) return done()
+    if (!this.opts.enabled || !this.listening || !this.eligible(request.method, request.url, request.headers)) return done()
     if (this.ready()) return this.answer(request, reply, done)
     this.prepare().then((usable) => (usable ? this.answer(request, reply, done) : done()), done)
   }
