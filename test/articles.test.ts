@@ -60,6 +60,24 @@ t.test('articles: create, read, update, delete', async (t) => {
     t.strictSame(expectStatus(bySlug, 200), a, 'GET by slug returns the same article')
   })
 
+  t.test('a create that refers to nothing is one insert, and answers what a read returns', async (t) => {
+    h.queries.length = 0
+    const res = await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Ferry timetable changes', body: [{ type: 'paragraph', text: 'From <em>Monday</em> on.' }] } })
+    const created = expectStatus(res, 201)
+    const writes = h.queries.filter((q) => !/from "api_tokens"/.test(q))
+    t.equal(writes.length, 1, `one statement besides the token look-up: ${writes.join(' | ')}`)
+    t.match(writes[0], /^insert into "articles"/)
+    const read = await call(h.app, 'GET', `/v1/articles/${created.id}`, { token: h.editor.token })
+    t.strictSame(created, read.json(), 'the answer is the stored article')
+    t.equal(res.headers.etag, read.headers.etag)
+    t.equal(created.authorIds.length, 0, 'an editor with no author profile has no default byline')
+
+    h.queries.length = 0
+    const linked = expectStatus(await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Ferry fares rise', sectionId: world.id } }), 201)
+    t.ok(h.queries.some((q) => /from "sections"/.test(q)), 'a create with a reference checks it first')
+    t.equal(linked.sectionId, world.id)
+  })
+
   t.test('slugs: generated from the headline, a clash gets -2, a client-given clash is 409', async (t) => {
     const first = await makeArticle(h, { headline: 'Élections: the RESULTS are in!' })
     t.equal(first.slug, 'elections-the-results-are-in')
@@ -94,6 +112,15 @@ t.test('articles: create, read, update, delete', async (t) => {
       t.match(expectStatus(bad, 400), { code: 'VALIDATION_FAILED', errors: [{ path: '/slug', in: 'body' }] }, `slug ${JSON.stringify(slug)} refused`)
     }
     t.strictSame(await rowCounts(h), before, 'nothing written by the refused creates')
+  })
+
+  t.test('many writers creating one headline at once all get a slug', async (t) => {
+    const replies = await Promise.all(Array.from({ length: 40 }, () => call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Storm warning for the coast' } })))
+    t.same(replies.map((r) => r.statusCode), Array(40).fill(201), 'no 500 when generated slugs clash')
+    const slugs = replies.map((r) => r.json().slug as string)
+    t.equal(new Set(slugs).size, 40, 'forty different slugs')
+    t.ok(slugs.includes('storm-warning-for-the-coast'))
+    t.ok(slugs.every((slug) => /^storm-warning-for-the-coast(-\d+|-[0-9a-f]{6})?$/.test(slug)), 'the plain slug, -N, or a random suffix')
   })
 
   t.test('PATCH changes only what it names and bumps updatedAt and the version', async (t) => {

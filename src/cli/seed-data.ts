@@ -431,7 +431,7 @@ export async function seedDemo (db: Db, now: Date = new Date(), store?: MediaSto
     for (const s of stories) {
       const publishedAt = s.at === null ? undefined : new Date(now.getTime() - s.at * DAY)
       const body = typeof s.body === 'function' ? s.body(publishedAt ?? now) : s.body
-      const id = await createArticle(tx, {
+      const { id } = await createArticle(tx, {
         headline: s.headline, standfirst: s.standfirst, dateline: s.dateline, body: resolve(body, photoIds, articleIds),
         authorIds: s.by.map((a) => authorIds[a]), sectionId: sectionIds[s.section], tagIds: s.tags.map((t) => tagIds[t]),
         relatedArticleIds: (s.related ?? []).map((k) => articleIds.get(k)!),

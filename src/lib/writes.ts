@@ -1,4 +1,5 @@
 // Helpers shared by the services' writes: unique-slug retries and versioned updates.
+import { randomBytes } from 'node:crypto'
 import type { Db } from '../db/client.js'
 import { AppError } from '../http/errors.js'
 
@@ -30,9 +31,10 @@ export async function insertWithSlug<T> (
     const row = await insert(slug)
     if (row !== undefined) return row
     if (chosen !== undefined) throw slugTaken(chosen)
-    // Each round at least one of the racing writers wins, so this ends.
     if (attempt >= 20) throw new Error(`no free slug for "${plain}" after ${attempt} attempts`)
-    slug = await generate(db)
+    // Writers racing for one headline all compute the same next free slug, and only one wins
+    // each round: after five rounds, a random suffix ends the race (the base leaves room for it).
+    slug = attempt < 5 ? await generate(db) : `${plain}-${randomBytes(3).toString('hex')}`
   }
 }
 

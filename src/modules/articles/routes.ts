@@ -82,9 +82,9 @@ const articleRoutes: Routes = async (app) => {
     config: { access: 'author' },
     schema: { operationId: 'createArticle', summary: 'Create a draft article', tags, body: CreateArticleBody, response: { 201: ref(ArticleSchema), ...errorResponses(409) } }
   }, async (request, reply) => {
-    const id = await createArticle(app.db, request.body, request.principal, app.now())
+    const { id, row } = await createArticle(app.db, request.body, request.principal, app.now())
     reply.code(201).header('location', `/v1/articles/${id}`)
-    return reload(request, reply, id)
+    return row ? one(request, reply, row) : reload(request, reply, id)
   })
 
   app.patch('/:id', {
