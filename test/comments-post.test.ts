@@ -257,6 +257,11 @@ t.test('the screen: links, blocklist, honeypot, shouting', async (t) => {
   const v = await verdictOf({ body: 'VISIT THE CASINO NOW: HTTPS://A.EXAMPLE HTTPS://B.EXAMPLE HTTPS://C.EXAMPLE' })
   t.equal(v.status, 'spam', 'three reasons together are spam')
   t.strictSame([...v.reasons].sort(), ['blocklist', 'shouting', 'too_many_links'])
+
+  // Stored as a JSON array, not as a string holding one: SQL over the column sees the reasons.
+  const held = await posted(h.app, article.id, { body: 'Best CASINO bonus, again.' })
+  const stored = await db.execute(sql`select jsonb_typeof(moderation_reasons) as kind, moderation_reasons->>0 as first from comments where id = ${held.id}`)
+  t.strictSame({ ...(stored as unknown as { rows: Json[] }).rows[0] }, { kind: 'array', first: 'blocklist' })
 })
 
 t.test('the same body again from the same client within 24 hours is spam', async (t) => {
