@@ -486,7 +486,7 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
     },
     { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}` }) },
     {
-      // Not one of the issue's scenarios: what a browser or a CDN asks for, measured beside the plain one.
+      // An extra scenario: what a browser or a CDN asks for, measured beside the plain one.
       key: 'front-br', name: '2b front page, as a browser asks', note: 'Accept-Encoding: gzip, deflate, br (the answer is brotli)',
       load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}`, headers: { 'accept-encoding': 'gzip, deflate, br' } })
     },

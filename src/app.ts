@@ -89,7 +89,17 @@ export async function buildApp (options: AppOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => { if (!cache.serveRaw(req, res)) handler(req, res) })
+      const server = createServer((req, res) => {
+        let answered = false
+        try {
+          answered = cache.serveRaw(req, res)
+        } catch (err) {
+          // Outside Fastify nothing would catch it: Fastify answers instead, if it still can.
+          app.log.error({ err }, 'public cache failed')
+          if (res.headersSent) { res.destroy(); return }
+        }
+        if (!answered) handler(req, res)
+      })
       // Fastify's defaults, which it sets on the server it makes itself.
       server.keepAliveTimeout = 72_000
       server.requestTimeout = 0

@@ -226,6 +226,14 @@ t.test('over a socket, a hit is answered before Fastify, with the headers of the
   t.equal(((await after.json()) as { data: Array<{ name: string }> }).data[0].name, 'Aardvarks')
   t.equal(h.app.publicCache.stats.early, early + 3, 'the hit, the one with an id, the 304')
 
+  // Should the early path ever throw, the request goes on to Fastify rather than crash the process.
+  const serveRaw = h.app.publicCache.serveRaw
+  h.app.publicCache.serveRaw = () => { throw new Error('early path broken') }
+  const fallback = await get(url)
+  t.equal(fallback.status, 200, 'answered all the same')
+  t.equal(fallback.headers.get('x-cache'), 'hit', 'by the hook')
+  h.app.publicCache.serveRaw = serveRaw
+
   // As the app closes, Fastify answers again (with its 503s once closed); until then the hook serves hits.
   await get(url)
   h.app.publicCache.closing = true

@@ -183,7 +183,10 @@ export class PublicCache {
       entry.notModified[entry.notModified.length - 1] = id
       res.writeHead(304, entry.notModified).end()
     } else {
-      const encoding = entry.identity.body.length >= THRESHOLD ? encodingFor(req.headers['accept-encoding']) : null
+      // The plugin's rules: big enough, and no `x-no-compression` from the client.
+      const encoding = entry.identity.body.length >= THRESHOLD && req.headers['x-no-compression'] === undefined
+        ? encodingFor(req.headers['accept-encoding'])
+        : null
       const variant = encoding === null ? entry.identity : (entry.encoded[encoding] ?? this.encode(key, entry, encoding))
       variant.headers[variant.headers.length - 1] = id
       res.writeHead(200, variant.headers).end(variant.body)
