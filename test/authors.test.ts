@@ -5,6 +5,7 @@ import { count, eq } from 'drizzle-orm'
 import { build, call } from './helper.js'
 import { ISO, UUID, MISSING, PUBLIC_CACHE, problem, walk, STALE_ETAG_PROBLEM } from './assertions.js'
 import { authors, users } from '../src/db/schema.js'
+import { uniqueSlug } from '../src/lib/slug.js'
 
 t.test('authors', async (t) => {
   const h = await build(t)
@@ -489,4 +490,16 @@ t.test('authors', async (t) => {
     t.equal(user.authorId, null, 'unlinked')
     t.equal((await call(h.app, 'GET', '/v1/authors', { token: h.otherAuthor.token })).statusCode, 200, 'their token still works')
   })
+})
+
+t.test('a generated slug that keeps clashing ends its race with a random suffix', async (t) => {
+  // Under a real race (test/articles.test.ts races 40 creates) each round lets one writer
+  // through; from the sixth round, uniqueSlug stops computing the next -N.
+  const h = await build(t)
+  t.equal((await call(h.app, 'POST', '/v1/authors', { token: h.editor.token, body: { name: 'Sam Reporter' } })).json().slug, 'sam-reporter')
+  t.equal(await uniqueSlug(h.database.db, authors, authors.slug, 'Sam Reporter'), 'sam-reporter-2')
+  t.equal(await uniqueSlug(h.database.db, authors, authors.slug, 'Sam Reporter', 4), 'sam-reporter-2')
+  const raced = await uniqueSlug(h.database.db, authors, authors.slug, 'Sam Reporter', 5)
+  t.match(raced, /^sam-reporter-[0-9a-f]{6}$/)
+  t.not(raced, await uniqueSlug(h.database.db, authors, authors.slug, 'Sam Reporter', 5), 'random each time')
 })

@@ -1,4 +1,5 @@
 // Slugs from headlines and names; a clash with a generated slug gets -2, -3, ...
+import { randomBytes } from 'node:crypto'
 import { like, or, eq } from 'drizzle-orm'
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
@@ -26,9 +27,17 @@ export function slugify (text: string): string {
 /** The slug a text gets when it is free: short enough to take a -N suffix when it is not. */
 export const baseSlug = (text: string) => slugify(text).slice(0, SLUG_MAX - 8).replace(/-+$/g, '')
 
-/** The first free slug among base, base-2, base-3, ... in the given table. */
-export async function uniqueSlug (db: Db, table: PgTable, column: AnyPgColumn, text: string): Promise<string> {
+/** Rounds of clashes after which a generated slug takes a random suffix instead of the next -N. */
+const RACE_ROUNDS = 5
+
+/**
+ * The first free slug among base, base-2, base-3, ... in the given table. Writers racing for one
+ * text all compute the same next free slug and only one wins each round: from the `attempt`
+ * after RACE_ROUNDS, a random suffix ends the race (the base leaves room for it).
+ */
+export async function uniqueSlug (db: Db, table: PgTable, column: AnyPgColumn, text: string, attempt = 0): Promise<string> {
   const base = baseSlug(text)
+  if (attempt >= RACE_ROUNDS) return `${base}-${randomBytes(3).toString('hex')}`
   const rows = await db.select({ slug: column }).from(table)
     .where(or(eq(column, base), like(column, `${base}-%`))) as Array<{ slug: string }>
   const taken = new Set(rows.map((r) => r.slug))

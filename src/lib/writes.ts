@@ -1,5 +1,4 @@
 // Helpers shared by the services' writes: unique-slug retries and versioned updates.
-import { randomBytes } from 'node:crypto'
 import type { Db } from '../db/client.js'
 import { AppError } from '../http/errors.js'
 
@@ -23,7 +22,7 @@ export async function insertWithSlug<T> (
   db: Db,
   chosen: string | undefined,
   plain: string,
-  generate: (db: Db) => Promise<string>,
+  generate: (db: Db, attempt: number) => Promise<string>,
   insert: (slug: string) => Promise<T | undefined>
 ): Promise<T> {
   let slug = chosen ?? plain
@@ -32,9 +31,7 @@ export async function insertWithSlug<T> (
     if (row !== undefined) return row
     if (chosen !== undefined) throw slugTaken(chosen)
     if (attempt >= 20) throw new Error(`no free slug for "${plain}" after ${attempt} attempts`)
-    // Writers racing for one headline all compute the same next free slug, and only one wins
-    // each round: after five rounds, a random suffix ends the race (the base leaves room for it).
-    slug = attempt < 5 ? await generate(db) : `${plain}-${randomBytes(3).toString('hex')}`
+    slug = await generate(db, attempt)
   }
 }
 
@@ -46,19 +43,19 @@ export async function withSlug<T> (
   db: Db,
   constraint: string,
   chosen: string | undefined,
-  generate: (db: Db) => Promise<string>,
+  generate: (db: Db, attempt: number) => Promise<string>,
   write: (db: Db, slug: string) => Promise<T>
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       // A savepoint, so a clash does not abort the caller's transaction.
-      return await db.transaction(async (tx) => write(tx as unknown as Db, chosen ?? await generate(tx as unknown as Db)))
+      return await db.transaction(async (tx) => write(tx as unknown as Db, chosen ?? await generate(tx as unknown as Db, attempt)))
     } catch (error) {
       if (!isUniqueViolation(error, constraint)) throw error
       if (chosen !== undefined) {
         throw slugTaken(chosen)
       }
-      // Each round at least one of the racing writers wins, so this ends.
+      // Each round at least one of the racing writers wins, and uniqueSlug soon stops racing.
       if (attempt >= 20) throw error
     }
   }

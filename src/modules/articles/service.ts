@@ -209,7 +209,7 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     body
   }
   const columns = columnsOf(input)
-  const insert = (tx: Db) => insertWithSlug(tx, input.slug, baseSlug(input.headline), (g) => uniqueSlug(g, articles, articles.slug, input.headline), async (slug) => {
+  const insert = (tx: Db) => insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => {
     const [inserted] = await tx.insert(articles).values({
       ...columns,
       headline: input.headline.trim(),

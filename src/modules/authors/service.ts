@@ -61,7 +61,7 @@ async function assertAvatar (db: Db, avatarId: string | null | undefined) {
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createAuthor (db: Db, input: CreateAuthor, now: Date = new Date()) {
   await assertAvatar(db, input.avatarId)
-  return withSlug(db, 'authors_slug_key', input.slug, (tx) => uniqueSlug(tx, authors, authors.slug, input.name), async (tx, slug) => {
+  return withSlug(db, 'authors_slug_key', input.slug, (tx, attempt) => uniqueSlug(tx, authors, authors.slug, input.name, attempt), async (tx, slug) => {
     const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {}, createdAt: now, updatedAt: now }).returning()
     return row
   })

@@ -51,7 +51,7 @@ export async function missingTaxonomy (db: Db, kind: TaxonomyKind, ids: string[]
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: TaxonomyCreate, now: Date = new Date()) {
   const t = tables[kind]
-  return withSlug(db, `${kind}s_slug_key`, input.slug, (tx) => uniqueSlug(tx, t, t.slug, input.name), async (tx, slug) => {
+  return withSlug(db, `${kind}s_slug_key`, input.slug, (tx, attempt) => uniqueSlug(tx, t, t.slug, input.name, attempt), async (tx, slug) => {
     const [row] = await tx.insert(t).values({ name: input.name, slug, description: input.description ?? null, createdAt: now, updatedAt: now }).returning()
     return row
   })
