@@ -209,30 +209,29 @@ function sampleMemory (pid: number) {
 
 const perRequest = (seconds: number, requests: number) => (requests > 0 ? Math.round((seconds * 1e6) / requests) : 0)
 
-/** The CPU time (user + system) a process has used, in seconds; from /proc, 0 elsewhere. */
-function cpuSeconds (pid: number): number {
+/** A process's command name and CPU time (user + system) in seconds, from /proc. */
+function procStat (pid: number | string): { name: string, seconds: number } | undefined {
   try {
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    // The command name is in parentheses and may hold spaces; the fields follow it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const close = stat.lastIndexOf(') ')
+    const fields = stat.slice(close + 2).split(' ')
+    return { name: stat.slice(stat.indexOf('(') + 1, close), seconds: (Number(fields[11]) + Number(fields[12])) / 100 }
   } catch {
-    return 0
+    return undefined // not on Linux, or the process ended meanwhile
   }
 }
+
+/** The CPU time a process has used, in seconds; 0 where /proc cannot say. */
+const cpuSeconds = (pid: number): number => procStat(pid)?.seconds ?? 0
 
 /** The CPU time of each local PostgreSQL process, in seconds, by pid. */
 function postgresCpu (): Map<string, number> {
   const byPid = new Map<string, number>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (!stat.includes('(postgres)')) continue
-      const fields = stat.split(') ')[1].split(' ')
-      byPid.set(entry, (Number(fields[11]) + Number(fields[12])) / 100)
-    } catch {
-      // the process ended meanwhile
-    }
+    const stat = procStat(entry)
+    if (stat?.name === 'postgres') byPid.set(entry, stat.seconds)
   }
   return byPid
 }
@@ -288,10 +287,12 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
   if (options.warmup > 0) await run(options.warmup)
   const stopSampling = sampleMemory(pid)
   const cpuBefore = cpuSeconds(pid)
-  const dbBefore = localPostgres ? postgresCpu() : new Map<string, number>()
+  // The reference never touches the database.
+  const countDb = localPostgres && !scenario.reference
+  const dbBefore = countDb ? postgresCpu() : new Map<string, number>()
   const r = await run(options.duration)
   const cpu = cpuSeconds(pid) - cpuBefore
-  const dbCpu = localPostgres ? postgresCpuSince(dbBefore) : 0
+  const dbCpu = countDb ? postgresCpuSince(dbBefore) : 0
   const memory = stopSampling()
   const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
   const statusCodes: Record<string, number> = {}
@@ -643,7 +644,8 @@ async function main () {
     serverEnv.MEDIA_DIR = mediaDir
     // The server as it is deployed: compiled, as `npm start` runs it.
     log('Building the API server...')
-    const build = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' })
+    // `npm run build`, as `npm start` does before it runs the server.
+    const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, encoding: 'utf8' })
     if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`)
     log('Starting the API server...')
     const api = await startProcess('api', 'dist/src/server.js', serverEnv, '/health/ready')

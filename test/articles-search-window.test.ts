@@ -35,8 +35,9 @@ t.test('relevance search ranks the newest matches only', async (t) => {
   t.ok(staff.includes('zebra-draft'), 'the newest draft is ranked for staff')
   t.notOk((await slugs({ q: 'zebra' })).includes('zebra-draft'), 'never for the public')
 
-  // Within the window, relevance still decides: move the strong match into it.
-  await h.app.db.update(articles).set({ publishedAt: at(0.5) }).where(eq(articles.slug, 'zebra-zebra-zebra'))
+  // Within the window, relevance still decides: move the strong match into its middle, where
+  // date order would not put it first.
+  await h.app.db.update(articles).set({ publishedAt: at(SEARCH_RANK_WINDOW / 2) }).where(eq(articles.slug, 'zebra-zebra-zebra'))
   const top = await call(h.app, 'GET', '/v1/articles', { query: { q: 'zebra', limit: '1', fields: 'slug' } })
   t.equal(top.json().data[0].slug, 'zebra-zebra-zebra', 'the strongest match first once it is among the newest')
 })

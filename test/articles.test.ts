@@ -94,6 +94,10 @@ t.test('articles: create, read, update, delete', async (t) => {
     t.match(clash.headers['content-type'], /^application\/problem\+json/)
     t.match(problem, { status: 409, code: 'SLUG_TAKEN', errors: [{ path: '/slug' }] })
     t.strictSame(await rowCounts(h), before, 'nothing written')
+    // The same through a create with links, which runs in a transaction: rolled back whole.
+    const linkedClash = await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Other', slug: 'elections-the-results-are-in', sectionId: world.id, authorIds: [h.author.authorId] } })
+    t.match(expectStatus(linkedClash, 409), { code: 'SLUG_TAKEN', errors: [{ path: '/slug' }] })
+    t.strictSame(await rowCounts(h), before, 'no row and no byline written')
 
     const patchClash = await call(h.app, 'PATCH', `/v1/articles/${chosen.id}`, { token: h.editor.token, body: { slug: 'elections-the-results-are-in-2' } })
     t.match(expectStatus(patchClash, 409), { code: 'SLUG_TAKEN' })
