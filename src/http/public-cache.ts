@@ -77,6 +77,8 @@ export class PublicCache {
   private readonly pending = new WeakMap<FastifyRequest, { key: string, generation: number, waiting?: Array<() => void> }>()
   /** Keys being computed, with the requests waiting for them: a hot miss is computed once. */
   private readonly computing = new Map<string, Array<() => void>>()
+  /** Set as the app starts closing: from then on Fastify answers, with its 503s. */
+  closing = false
   hits = 0
   /** Hits answered by the HTTP server before Fastify (`serveRaw`). */
   early = 0
@@ -224,9 +226,6 @@ export class PublicCache {
     this.evict(key)
     return variant
   }
-
-  /** Set as the app starts closing: from then on Fastify answers, with its 503s. */
-  closing = false
 
   private compute (key: string) {
     const waiting: Array<() => void> = []
