@@ -1,7 +1,6 @@
 // buildApp: the whole API, assembled. It never listens; server.ts and the tests do that.
 import Fastify, { LogController, type FastifyServerOptions } from 'fastify'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
@@ -17,6 +16,7 @@ import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from '
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
+import securityHeaders from './http/security-headers.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
@@ -138,7 +138,7 @@ export async function buildApp (options: AppOptions) {
   for (const schema of schemas) app.addSchema(schema)
 
   await app.register(errors)
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
     crossOriginResourcePolicy: { policy: 'cross-origin' },
     // The API serves JSON; the interactive docs page needs its own scripts and styles.

@@ -71,6 +71,25 @@ t.test('articles: create, read, update, delete', async (t) => {
     t.strictSame(created, read.json(), 'the answer is the stored article')
     t.equal(res.headers.etag, read.headers.etag)
     t.equal(created.authorIds.length, 0, 'an editor with no author profile has no default byline')
+    t.equal(created.commentsOpen, true, 'an unset column takes its default')
+
+    // Every column such a create can set goes through the same statement.
+    h.queries.length = 0
+    const full = expectStatus(await call(h.app, 'POST', '/v1/articles', {
+      token: h.editor.token,
+      body: {
+        headline: ' Ferry fares fall ', slug: 'ferry-fares-fall-chosen', standfirst: 'Cheaper <b>crossings</b><script>x</script>', dateline: ' HARBOUR ',
+        excerpt: 'Fares fall.', leadPhotoCaption: 'The quay <i>at dawn</i>', commentsOpen: false, seo: { title: 'Fares', description: 'Fares fall' }
+      }
+    }), 201)
+    t.equal(h.queries.filter((q) => !/from "api_tokens"/.test(q)).length, 1)
+    t.match(full, {
+      headline: 'Ferry fares fall', slug: 'ferry-fares-fall-chosen', standfirst: 'Cheaper <strong>crossings</strong>', dateline: 'HARBOUR',
+      excerpt: 'Fares fall.', leadPhotoCaption: 'The quay <em>at dawn</em>', commentsOpen: false, seo: { title: 'Fares', description: 'Fares fall' }
+    })
+    t.strictSame(full, (await call(h.app, 'GET', `/v1/articles/${full.id}`, { token: h.editor.token })).json())
+    const clash = await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Other', slug: 'ferry-fares-fall-chosen' } })
+    t.equal(clash.statusCode, 409, 'a chosen slug that is taken is still a 409')
 
     h.queries.length = 0
     const linked = expectStatus(await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Ferry fares rise', sectionId: world.id } }), 201)

@@ -58,6 +58,25 @@ t.test('errors, limits and headers', async (t) => {
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.equal(res.headers['access-control-allow-origin'], '*')
     t.match(String(res.headers['access-control-expose-headers']), /ETag/)
+    // helmet's defaults, with our CSP and cross-origin resource policy, on every response.
+    const expected: Record<string, string> = {
+      'content-security-policy': "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data: https:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'cross-origin',
+      'origin-agent-cluster': '?1',
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0'
+    }
+    for (const url of ['/v1/sections', '/v1/nothing-here', '/docs/']) {
+      const got = await app.inject({ method: 'GET', url })
+      for (const [name, value] of Object.entries(expected)) t.equal(got.headers[name], value, `${url}: ${name}`)
+    }
   })
 
   t.test('health and docs', async (t) => {

@@ -209,22 +209,25 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     body
   }
   const columns = columnsOf(input)
+  const values = {
+    ...columns,
+    headline: input.headline.trim(),
+    body,
+    ...derived(body, columns.standfirst ?? null),
+    createdById: actor?.userId ?? null,
+    createdAt: now,
+    updatedAt: now
+  }
+  const alone = standsAlone(input, links)
   const insert = (tx: Db) => insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => {
-    const [inserted] = await tx.insert(articles).values({
-      ...columns,
-      headline: input.headline.trim(),
-      slug,
-      body,
-      ...derived(body, columns.standfirst ?? null),
-      createdById: actor?.userId ?? null,
-      createdAt: now,
-      updatedAt: now
-    }).onConflictDoNothing().returning(fullColumns)
+    const [inserted] = alone
+      ? await insertAlone(tx).execute({ ...aloneDefaults, ...values, slug })
+      : await tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning(fullColumns)
     return inserted
   })
-  // Nothing to check and nothing to link: the article is one row, one statement, and the row
-  // it returns is the answer (no transaction, no second read).
-  if (standsAlone(input, links)) {
+  // Nothing to check and nothing to link: the article is one row, one prepared statement, and
+  // the row it returns is the answer (no transaction, no second read).
+  if (alone) {
     const row = await insert(db)
     return { id: row.id, row: { ...row, links: { authorIds: [], tagIds: [], relatedArticleIds: [] } } as LoadedRow }
   }
@@ -237,6 +240,18 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
   })
   return { id, row: undefined }
 }
+
+// The columns a create that stands alone can set, each a placeholder: building this insert with
+// drizzle costs more CPU (some 230 µs) than the rest of the create's own work. Unset columns
+// go in as their defaults.
+const aloneDefaults = {
+  standfirst: null, dateline: null, customExcerpt: null, leadPhotoCaption: null, commentsOpen: articles.commentsOpen.default as boolean, seoTitle: null, seoDescription: null
+}
+const insertAlone = (db: Db) => prepared(db, 'article_insert', (db, name) => {
+  const keys = [...Object.keys(aloneDefaults), 'headline', 'slug', 'body', 'bodyText', 'wordCount', 'readingTimeMinutes', 'autoExcerpt', 'createdById', 'createdAt', 'updatedAt'] as const
+  const placeholders = Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)])) as unknown as typeof articles.$inferInsert
+  return db.insert(articles).values(placeholders).onConflictDoNothing().returning(fullColumns).prepare(name)
+})
 
 /** Whether a new article refers to nothing: no byline, tags, section, photos or related stories. */
 const standsAlone = (input: CreateArticle, links: Links) =>
