@@ -24,7 +24,6 @@ import { clientHasher } from './modules/comments/client-hash.js'
 import { articleCommentRoutes, commentRoutes } from './modules/comments/routes.js'
 import { commentSchemas } from './modules/comments/schemas.js'
 import { ruleScreen, type Screen } from './modules/comments/screen.js'
-import { isRepeat } from './modules/comments/service.js'
 import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
@@ -174,8 +173,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({
       maxLinks: config.COMMENT_MAX_LINKS,
-      blocklist: config.COMMENT_BLOCKLIST.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean),
-      isRepeat: (c) => isRepeat(database.db, c.clientHash, c.body, app.now())
+      blocklist: config.COMMENT_BLOCKLIST.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)
     }),
     hashClient: clientHasher(database.db, config.CLIENT_HASH_SECRET),
     maxDepth: config.COMMENT_MAX_DEPTH,

@@ -268,7 +268,9 @@ t.test('the same body again from the same client within 24 hours is spam', async
   const article = await publishedArticle(h)
   const address = freshAddress()
   const body = 'I have said this before and I will say it again.'
+  h.queries.length = 0
   const first = await posted(h.app, article.id, { body }, { address })
+  t.strictSame(h.queries.map((q) => q.slice(0, 30)), ['select "id", "comments_open", ', 'insert into "comments" ("id", '], 'one statement checks the article and the repeat, one inserts')
   t.strictSame(await screened(first.id), { status: 'pending', reasons: [] })
 
   clock.advance(60 * 60_000)
@@ -289,6 +291,8 @@ t.test('the same body again from the same client within 24 hours is spam', async
   t.equal(later.status, 'pending')
   const sameClientLater = await posted(h.app, article.id, { body: 'Yet another, from the first client, to check the clock moved.' }, { address })
   t.equal(sameClientLater.status, 'pending')
+  const sameTextLater = await posted(h.app, article.id, { body }, { address })
+  t.strictSame(await screened(sameTextLater.id), { status: 'pending', reasons: [] }, 'a day on, the same text from the same client is no repeat')
 })
 
 t.test('flood control per client: the sixth comment in a minute is a 429 and stores nothing', async (t) => {
@@ -395,9 +399,16 @@ t.test('the commentScreen app option replaces the built-in screen', async (t) =>
   t.equal(first.status, 'pending', 'the built-in rules would have called this spam')
   t.strictSame((await commentRow(h, first.id)).moderationReasons, ['classifier:fine'], 'only the custom reasons')
   t.equal(seen.length, 1)
-  t.match(seen[0], { articleId: article.id, authorName: 'Casino Carl', authorEmail: 'rita@reader.test', body: loud, honeypot: 'filled by a bot' })
+  t.match(seen[0], { articleId: article.id, authorName: 'Casino Carl', authorEmail: 'rita@reader.test', body: loud, honeypot: 'filled by a bot', repeat: false })
   t.equal(seen[0].clientHash, (await commentRow(h, first.id)).clientHash)
   t.notOk(JSON.stringify(seen).includes('192.0.2.77'), 'the screen never sees the address')
+
+  // The screen is told of a repeat (same client, same text, case and spacing aside) as the built-in rules are.
+  await posted(app, article.id, { body: loud.toLowerCase() }, { address: '192.0.2.77' })
+  t.equal(seen[1].repeat, true, 'the same text again from the same client')
+  await posted(app, article.id, { body: loud }, { address: '192.0.2.78' })
+  t.equal(seen[2].repeat, false, 'the same text from another client')
+  seen.length = 1
 
   verdict = { status: 'spam', reasons: ['classifier:toxic'] }
   const second = await posted(app, article.id, { body: 'A perfectly polite remark.' })

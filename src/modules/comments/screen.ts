@@ -10,6 +10,8 @@ export type Candidate = {
   /** The honeypot form field: people leave it empty, bots fill it. */
   honeypot?: string
   clientHash: string
+  /** Whether this client posted this same body (case and spacing aside) in the last 24 hours. */
+  repeat: boolean
 }
 
 export type Verdict = { status: 'pending' | 'spam', reasons: string[] }
@@ -19,8 +21,6 @@ export type Screen = (candidate: Candidate) => Promise<Verdict>
 export type RuleOptions = {
   maxLinks: number
   blocklist: string[]
-  /** Whether this client posted this same body recently. */
-  isRepeat: (candidate: Candidate) => Promise<boolean>
 }
 
 // A URL with a scheme is one link up to the next space or the next scheme (so
@@ -50,7 +50,7 @@ export function ruleScreen (options: RuleOptions): Screen {
     const reasons: string[] = []
     let spam = false
     if (c.honeypot && c.honeypot.trim() !== '') { reasons.push('honeypot'); spam = true }
-    if (await options.isRepeat(c)) { reasons.push('repeat'); spam = true }
+    if (c.repeat) { reasons.push('repeat'); spam = true }
     const links = (c.body.match(LINK) ?? []).length
     if (links > options.maxLinks) {
       reasons.push('too_many_links')

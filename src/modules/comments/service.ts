@@ -1,7 +1,7 @@
 // Reader comments: screened on the way in, served as threads of approved comments, moderated
 // by editors one at a time or in bulk (all or nothing), with an audit trail.
 import { createHash, randomUUID } from 'node:crypto'
-import { and, asc, eq, gt, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
@@ -21,18 +21,15 @@ const REPEAT_WINDOW_MS = 24 * 3600_000
 
 export const bodyHashOf = (body: string) => createHash('sha256').update(body.toLowerCase().replace(/\s+/g, ' ').trim()).digest('hex')
 
-export async function isRepeat (db: Db, clientHash: string, body: string, now: Date) {
-  const [row] = await prepared(db, 'comment_repeat', (db, name) => db.select({ id: comments.id }).from(comments).where(and(
-    eq(comments.clientHash, sql.placeholder('clientHash')),
-    eq(comments.bodyHash, sql.placeholder('bodyHash')),
-    gt(comments.createdAt, sql.placeholder('since'))
-  )).limit(1).prepare(name)).execute({ clientHash, bodyHash: bodyHashOf(body), since: new Date(now.getTime() - REPEAT_WINDOW_MS) })
-  return row !== undefined
-}
-
-// Posting is the one write anonymous readers make, many at once: its statements are prepared.
+// Posting is the one write anonymous readers make, many at once: its statements are prepared,
+// and one of them both finds the article and tells whether this client posted this body (case
+// and spacing aside) in the last day, which the screen reads as `repeat`.
 const openArticle = (db: Db) => prepared(db, 'comment_article', (db, name) =>
-  db.select({ id: articles.id, commentsOpen: articles.commentsOpen }).from(articles)
+  db.select({
+    id: articles.id,
+    commentsOpen: articles.commentsOpen,
+    repeat: sql<boolean>`exists (select 1 from ${comments} where ${comments.clientHash} = ${sql.placeholder('clientHash')} and ${comments.bodyHash} = ${sql.placeholder('bodyHash')} and ${comments.createdAt} > ${sql.placeholder('since')})`
+  }).from(articles)
     .where(and(eq(articles.id, sql.placeholder('id')), publicArticles(sql.placeholder('now')))).prepare(name))
 
 const insertComment = (db: Db) => prepared(db, 'comment_insert', (db, name) => db.insert(comments).values({
@@ -101,7 +98,10 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   if (characters(body) > MAX_BODY) throw invalidField('/body', `must be at most ${MAX_BODY} characters after trimming`)
   const authorName = input.authorName.trim()
 
-  const [article] = await openArticle(db).execute({ id: articleId, now: ctx.now })
+  const bodyHash = bodyHashOf(body)
+  const [article] = await openArticle(db).execute({
+    id: articleId, now: ctx.now, clientHash: ctx.clientHash, bodyHash, since: new Date(ctx.now.getTime() - REPEAT_WINDOW_MS)
+  })
   if (!article) throw notFound('Article')
   if (!article.commentsOpen) throw new AppError('COMMENTS_CLOSED', 'Comments are closed on this article.')
 
@@ -122,7 +122,7 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     threadId = id
   }
 
-  const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash })
+  const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat: article.repeat })
   const [row] = await insertComment(db).execute({
     id,
     articleId,
@@ -135,7 +135,7 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     status: verdict.status,
     moderationReasons: verdict.reasons,
     clientHash: ctx.clientHash,
-    bodyHash: bodyHashOf(body),
+    bodyHash,
     createdAt: ctx.now
   })
   return { row, replyingTo }
