@@ -73,9 +73,11 @@ t.test('errors, limits and headers', async (t) => {
       'x-permitted-cross-domain-policies': 'none',
       'x-xss-protection': '0'
     }
-    for (const url of ['/v1/sections', '/v1/nothing-here', '/docs/']) {
-      const got = await app.inject({ method: 'GET', url })
-      for (const [name, value] of Object.entries(expected)) t.equal(got.headers[name], value, `${url}: ${name}`)
+    // A read, an unknown route, a refused query, a write without a token, the docs page.
+    for (const [method, url, status] of [['GET', '/v1/sections', 200], ['GET', '/v1/nothing-here', 404], ['GET', '/v1/articles?limit=0', 400], ['POST', '/v1/sections', 401], ['GET', '/docs/', 200]] as const) {
+      const got = await app.inject({ method, url })
+      t.equal(got.statusCode, status, `${method} ${url}`)
+      for (const [name, value] of Object.entries(expected)) t.equal(got.headers[name], value, `${method} ${url}: ${name}`)
     }
   })
 
