@@ -1,7 +1,7 @@
 // Reader comments: screened on the way in, served as threads of approved comments, moderated
 // by editors one at a time or in bulk (all or nothing), with an audit trail.
 import { createHash, randomUUID } from 'node:crypto'
-import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
@@ -24,13 +24,17 @@ export const bodyHashOf = (body: string) => createHash('sha256').update(body.toL
 // Posting is the one write anonymous readers make, many at once: its statements are prepared,
 // and one of them both finds the article and tells whether this client posted this body (case
 // and spacing aside) in the last day, which the screen reads as `repeat`.
-const openArticle = (db: Db) => prepared(db, 'comment_article', (db, name) =>
-  db.select({
-    id: articles.id,
-    commentsOpen: articles.commentsOpen,
-    repeat: sql<boolean>`exists (select 1 from ${comments} where ${comments.clientHash} = ${sql.placeholder('clientHash')} and ${comments.bodyHash} = ${sql.placeholder('bodyHash')} and ${comments.createdAt} > ${sql.placeholder('since')})`
-  }).from(articles)
-    .where(and(eq(articles.id, sql.placeholder('id')), publicArticles(sql.placeholder('now')))).prepare(name))
+const openArticle = (db: Db) => prepared(db, 'comment_article', (db, name) => {
+  // A subquery of its own, so its columns keep their table's name (in a one-table select,
+  // drizzle writes the columns of a field's own SQL without it).
+  const recent = db.select({ one: sql`1` }).from(comments).where(and(
+    eq(comments.clientHash, sql.placeholder('clientHash')),
+    eq(comments.bodyHash, sql.placeholder('bodyHash')),
+    gt(comments.createdAt, sql.placeholder('since'))
+  ))
+  return db.select({ id: articles.id, commentsOpen: articles.commentsOpen, repeat: sql<boolean>`exists (${recent})` }).from(articles)
+    .where(and(eq(articles.id, sql.placeholder('id')), publicArticles(sql.placeholder('now')))).prepare(name)
+})
 
 const insertComment = (db: Db) => prepared(db, 'comment_insert', (db, name) => db.insert(comments).values({
   id: sql.placeholder('id'),
