@@ -90,6 +90,8 @@ t.test('articles: create, read, update, delete', async (t) => {
     t.strictSame(full, (await call(h.app, 'GET', `/v1/articles/${full.id}`, { token: h.editor.token })).json())
     const clash = await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Other', slug: 'ferry-fares-fall-chosen' } })
     t.equal(clash.statusCode, 409, 'a chosen slug that is taken is still a 409')
+    const again = expectStatus(await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Ferry timetable changes' } }), 201)
+    t.equal(again.slug, `${created.slug}-2`, 'a generated slug that is taken moves on to -2')
 
     h.queries.length = 0
     const linked = expectStatus(await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Ferry fares rise', sectionId: world.id } }), 201)

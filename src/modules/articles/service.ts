@@ -218,23 +218,20 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     createdAt: now,
     updatedAt: now
   }
-  const alone = standsAlone(input, links)
-  const insert = (tx: Db) => insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => {
-    const [inserted] = alone
-      ? await insertAlone(tx).execute({ ...aloneDefaults, ...values, slug })
-      : await tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning(fullColumns)
-    return inserted
-  })
+  // Inserts with a free slug; `write` inserts one row, or none when its slug is taken.
+  const slugged = <T>(tx: Db, write: (slug: string) => Promise<T[]>) =>
+    insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => (await write(slug))[0])
   // Nothing to check and nothing to link: the article is one row, one prepared statement, and
   // the row it returns is the answer (no transaction, no second read).
-  if (alone) {
-    const row = await insert(db)
+  if (standsAlone(input, links)) {
+    const row = await slugged(db, (slug) => insertAlone(db).execute({ ...aloneDefaults, ...values, slug }))
     return { id: row.id, row: { ...row, links: { authorIds: [], tagIds: [], relatedArticleIds: [] } } as LoadedRow }
   }
+  // Otherwise the answer is read after the links are written: the insert returns the id only.
   const id = await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     await assertReferences(tx, input, links)
-    const row = await insert(tx)
+    const row = await slugged(tx, (slug) => tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning({ id: articles.id }))
     await writeLinks(tx, row.id, links, true)
     return row.id
   })
