@@ -284,6 +284,11 @@ t.test('with the database gone, a write is a 503 and an uncached read too', asyn
   t.equal(write.json().code, 'UNAVAILABLE')
   const uncached = await call(h.app, 'GET', '/v1/tags')
   t.equal(uncached.statusCode, 503)
+  // The prepared statements fail the same way: a comment post and a read of one article.
+  const comment = await call(h.app, 'POST', '/v1/articles/00000000-0000-4000-8000-000000000000/comments', { body: { authorName: 'Rita', authorEmail: 'rita@reader.test', body: 'Hello' } })
+  t.equal(comment.statusCode, 503)
+  t.equal(comment.json().code, 'UNAVAILABLE')
+  t.equal((await call(h.app, 'GET', '/v1/articles/by-slug/anything')).statusCode, 503)
 })
 
 t.test('a full cache lets go of what was not read again', async (t) => {
