@@ -58,7 +58,7 @@ export function wants (view: View, key: string): boolean {
 export const needsBody = (view: View) => wants(view, 'body') || wants(view, 'bodyHtml')
 
 /** Published, or scheduled and due: what anonymous readers may see (now, or a prepared statement's time). */
-export const publicArticles = (now: Date | Placeholder): SQL =>
+export const publicArticles = (now: Date | Placeholder | SQL): SQL =>
   and(inArray(articles.status, ['published', 'scheduled']), lte(articles.publishedAt, now))!
 
 export const effectiveStatus = (row: Pick<ArticleRow, 'status' | 'publishedAt'>, now: Date) =>

@@ -1,9 +1,9 @@
 // Reader comments: screened on the way in, served as threads of approved comments, moderated
 // by editors one at a time or in bulk (all or nothing), with an audit trail.
 import { createHash, randomUUID } from 'node:crypto'
-import { and, asc, eq, gt, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { prepared } from '../../db/prepared.js'
+import { batched, rowsOf } from '../../db/batch.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
@@ -21,37 +21,49 @@ const REPEAT_WINDOW_MS = 24 * 3600_000
 
 export const bodyHashOf = (body: string) => createHash('sha256').update(body.toLowerCase().replace(/\s+/g, ' ').trim()).digest('hex')
 
-// Posting is the one write anonymous readers make, many at once: its statements are prepared,
-// and one of them both finds the article and tells whether this client posted this body (case
-// and spacing aside) in the last day, which the screen reads as `repeat`.
-const openArticle = (db: Db) => prepared(db, 'comment_article', (db, name) => {
-  // A subquery of its own, so its columns keep their table's name (in a one-table select,
-  // drizzle writes the columns of a field's own SQL without it).
-  const recent = db.select({ one: sql`1` }).from(comments).where(and(
-    eq(comments.clientHash, sql.placeholder('clientHash')),
-    eq(comments.bodyHash, sql.placeholder('bodyHash')),
-    gt(comments.createdAt, sql.placeholder('since'))
-  ))
-  return db.select({ id: articles.id, commentsOpen: articles.commentsOpen, repeat: sql<boolean>`exists (${recent})` }).from(articles)
-    .where(and(eq(articles.id, sql.placeholder('id')), publicArticles(sql.placeholder('now')))).prepare(name)
+// Posting is the one write anonymous readers make, many at once: concurrent posts share their
+// statements (src/db/batch.ts). One statement finds the articles and tells, for each post,
+// whether this client posted this body (case and spacing aside) in the last day, which the screen
+// reads as `repeat`; one more inserts the comments.
+type Check = { articleId: string, clientHash: string, bodyHash: string, now: Date }
+type OpenArticle = { commentsOpen: boolean, repeat: boolean }
+
+const iso = (d: Date) => d.toISOString()
+
+const checkArticles = (db: Db) => batched(db, 'comment_articles', async (db, checks: Check[]) => {
+  const found = await rowsOf<{ n: number | string, commentsOpen: boolean, repeat: boolean }>(db, sql`
+    select q.n, ${articles.commentsOpen} as "commentsOpen",
+      exists (select 1 from ${comments} c where c.client_hash = q.client_hash and c.body_hash = q.body_hash and c.created_at > q.since) as repeat
+    from unnest(${sql.param(checks.map((c) => c.articleId))}::uuid[], ${sql.param(checks.map((c) => c.clientHash))}::text[],
+      ${sql.param(checks.map((c) => c.bodyHash))}::text[], ${sql.param(checks.map((c) => iso(c.now)))}::timestamptz[],
+      ${sql.param(checks.map((c) => iso(new Date(c.now.getTime() - REPEAT_WINDOW_MS))))}::timestamptz[])
+      with ordinality as q(id, client_hash, body_hash, now, since, n)
+    join ${articles} on ${articles.id} = q.id and ${publicArticles(sql`q.now`)}`)
+  const byIndex = new Map(found.map((r) => [Number(r.n) - 1, { commentsOpen: r.commentsOpen, repeat: r.repeat }]))
+  return checks.map((_, i): OpenArticle | undefined => byIndex.get(i))
 })
 
-const insertComment = (db: Db) => prepared(db, 'comment_insert', (db, name) => db.insert(comments).values({
-  id: sql.placeholder('id'),
-  articleId: sql.placeholder('articleId'),
-  parentId: sql.placeholder('parentId'),
-  threadId: sql.placeholder('threadId'),
-  depth: sql.placeholder('depth'),
-  authorName: sql.placeholder('authorName'),
-  authorEmail: sql.placeholder('authorEmail'),
-  body: sql.placeholder('body'),
-  status: sql.placeholder('status'),
-  moderationReasons: sql.placeholder('moderationReasons'),
-  clientHash: sql.placeholder('clientHash'),
-  bodyHash: sql.placeholder('bodyHash'),
-  createdAt: sql.placeholder('createdAt'),
-  updatedAt: sql.placeholder('createdAt')
-}).returning().prepare(name))
+/** The columns a post sets; the rest take their defaults (`versionDefault`). */
+type NewComment = Pick<CommentRow, 'id' | 'articleId' | 'parentId' | 'threadId' | 'depth' | 'authorName' | 'authorEmail' | 'body' | 'status' | 'moderationReasons' | 'clientHash' | 'bodyHash' | 'createdAt'>
+
+const insertComments = (db: Db) => batched(db, 'comment_insert', async (db, rows: NewComment[]) => {
+  const column = <K extends keyof NewComment>(key: K) => sql.param(rows.map((r) => r[key]))
+  await db.execute(sql`
+    insert into ${comments} (id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status,
+      moderation_reasons, client_hash, body_hash, created_at, updated_at)
+    select id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status::comment_status,
+      moderation_reasons::jsonb, client_hash, body_hash, created_at, created_at
+    from unnest(${column('id')}::uuid[], ${column('articleId')}::uuid[], ${column('parentId')}::uuid[], ${column('threadId')}::uuid[],
+      ${column('depth')}::int[], ${column('authorName')}::text[], ${column('authorEmail')}::text[], ${column('body')}::text[],
+      ${column('status')}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.moderationReasons)))}::text[],
+      ${column('clientHash')}::text[], ${column('bodyHash')}::text[], ${sql.param(rows.map((r) => iso(r.createdAt)))}::timestamptz[])
+      as t(id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status, moderation_reasons,
+        client_hash, body_hash, created_at)`)
+  return rows.map(() => undefined)
+})
+
+// What the insert leaves to the table's defaults, as a row the answer can be built from.
+const untouched = { moderatedById: null, moderatedAt: null, version: comments.version.default as number }
 
 /** The comment as a reader or an editor sees it. Private fields reach staff only. */
 export function presentComment (row: CommentRow, opts: { staff: boolean, replyingTo: string | null, article?: { id: string, slug: string, headline: string } }) {
@@ -103,13 +115,12 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   const authorName = input.authorName.trim()
 
   const bodyHash = bodyHashOf(body)
-  const [article] = await openArticle(db).execute({
-    id: articleId, now: ctx.now, clientHash: ctx.clientHash, bodyHash, since: new Date(ctx.now.getTime() - REPEAT_WINDOW_MS)
-  })
+  const article = await checkArticles(db)({ articleId, clientHash: ctx.clientHash, bodyHash, now: ctx.now })
   if (!article) throw notFound('Article')
   if (!article.commentsOpen) throw new AppError('COMMENTS_CLOSED', 'Comments are closed on this article.')
 
   let threadId: string
+  let parentId: string | null = null
   let depth = 0
   let replyingTo: string | null = null
   const id = randomUUID()
@@ -120,6 +131,7 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     }
     if (parent.depth + 1 > ctx.maxDepth) throw invalidField('/parentId', `replies nest at most ${ctx.maxDepth} levels deep`)
     threadId = parent.threadId
+    parentId = parent.id // as PostgreSQL spells it
     depth = parent.depth + 1
     replyingTo = parent.authorName
   } else {
@@ -127,10 +139,10 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   }
 
   const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat: article.repeat })
-  const [row] = await insertComment(db).execute({
+  const fresh: NewComment = {
     id,
     articleId,
-    parentId: input.parentId ?? null,
+    parentId,
     threadId,
     depth,
     authorName,
@@ -141,7 +153,9 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     clientHash: ctx.clientHash,
     bodyHash,
     createdAt: ctx.now
-  })
+  }
+  await insertComments(db)(fresh)
+  const row: CommentRow = { ...fresh, ...untouched, updatedAt: ctx.now }
   return { row, replyingTo }
 }
 

@@ -1,0 +1,71 @@
+// The group-commit batcher (src/db/batch.ts) against a real table: calls that arrive together
+// share one statement, a quiet call goes at once, and a batch that one bad row breaks is run
+// again call by call, so only that call fails.
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { inArray, sql } from 'drizzle-orm'
+import { batcher, rowsOf } from '../src/db/batch.js'
+import type { Db } from '../src/db/client.js'
+import { sections } from '../src/db/schema.js'
+import { openTestDatabase } from './helper.js'
+
+const queries: string[] = []
+const { database } = await openTestDatabase(t, (q) => queries.push(q))
+await database.migrate()
+const db = database.db
+
+type Item = { id: string, slug: string }
+const batches: number[] = []
+// One multi-row insert a batch; the unique slug is the constraint one row can break.
+const insert = batcher(db, async (db: Db, items: Item[]) => {
+  batches.push(items.length)
+  await db.execute(sql`insert into ${sections} (id, slug, name)
+    select id, slug, slug from unnest(${sql.param(items.map((i) => i.id))}::uuid[], ${sql.param(items.map((i) => i.slug))}::text[]) as t(id, slug)`)
+  return items.map((i) => i.slug)
+}, { max: 4 })
+
+const item = (slug: string): Item => ({ id: randomUUID(), slug })
+const count = async (slugs: string[]) => (await db.select().from(sections).where(inArray(sections.slug, slugs))).length
+
+t.beforeEach(() => { batches.length = 0; queries.length = 0 })
+
+t.test('a call alone goes at once, in a batch of its own', async (t) => {
+  t.equal(await insert(item('alone')), 'alone')
+  t.strictSame(batches, [1])
+  t.equal(await count(['alone']), 1)
+})
+
+t.test('calls that arrive while a batch is in flight share the next statement, at most `max` a time', async (t) => {
+  const slugs = Array.from({ length: 9 }, (_, i) => `together-${i}`)
+  const results = await Promise.all(slugs.map((s) => insert(item(s))))
+  t.strictSame(results, slugs, 'each caller gets its own result, in order')
+  t.strictSame(batches, [1, 4, 4], 'the first goes alone; the eight that waited go in two batches of four')
+  t.equal(queries.length, 3, 'three statements for nine rows')
+  t.equal(await count(slugs), 9)
+})
+
+t.test('a batch that one row breaks is run again call by call: only that call fails', async (t) => {
+  await insert(item('taken'))
+  await new Promise(setImmediate) // the batcher is idle again
+  batches.length = 0
+  const slugs = ['first', 'second', 'taken', 'fourth']
+  const settled = await Promise.allSettled([insert(item('lead')), ...slugs.map((s) => insert(item(s)))])
+  t.equal(settled[0].status, 'fulfilled', 'the call alone went in')
+  t.strictSame(settled.slice(1).map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+  const failure = settled[3] as PromiseRejectedResult
+  const codeOf = (e: any): string | undefined => e?.code ?? (e?.cause ? codeOf(e.cause) : undefined)
+  t.equal(codeOf(failure.reason), '23505', 'the duplicate gets the unique violation')
+  t.strictSame(batches, [1, 4, 1, 1, 1, 1], 'the batch of four failed and its calls ran alone')
+  t.equal(await count(['lead', 'first', 'second', 'fourth']), 4)
+  t.equal(await count(['taken']), 1, 'the taken slug is still there once')
+})
+
+t.test('a failure that is not one row\'s (the statement itself) reaches every caller', async (t) => {
+  const broken = batcher(db, async (db: Db, items: string[]) => rowsOf<{ n: number }>(db, sql`select ${items.length}::int / 0 as n`))
+  const settled = await Promise.allSettled(['a', 'b', 'c'].map((s) => broken(s)))
+  t.strictSame(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected'])
+  // Once it has failed, the batcher still works.
+  const fine = batcher(db, async (db: Db, items: number[]) => { await rowsOf(db, sql`select 1`); return items.map(() => items.length) })
+  t.strictSame(await Promise.all([fine(1), fine(2), fine(3)]), [1, 2, 2])
+  t.equal(await broken('again').catch(() => 'refused'), 'refused')
+})
