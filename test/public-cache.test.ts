@@ -132,6 +132,20 @@ t.test('public cache', async (t) => {
     t.ok(names.every((name) => listed.includes(name)), 'every write is in the next read on the other instance')
   })
 
+  t.test('creating a draft keeps the cache; publishing it empties it', async (t) => {
+    await headlines(two.app)
+    const before = one.app.publicCache.stats.notifications
+    const id = await create('Draft for the night desk', false)
+    t.equal(one.app.publicCache.stats.notifications, before, 'no notification for a draft')
+    const warm = await headlines(two.app)
+    t.equal(warm.res.headers['x-cache'], 'hit', 'a draft changes nothing public')
+    t.notOk(warm.list.includes('Draft for the night desk'))
+    t.equal((await call(one.app, 'POST', `/v1/articles/${id}/publish`, { token: editor })).statusCode, 200)
+    const fresh = await headlines(two.app)
+    t.notOk(fresh.res.headers['x-cache'])
+    t.equal(fresh.list[0], 'Draft for the night desk')
+  })
+
   t.test('a refused write changes nothing and keeps the cache', async (t) => {
     await headlines(two.app)
     const refused = await call(one.app, 'PATCH', `/v1/articles/${first}`, { token: editor, body: { headline: '' } })

@@ -352,9 +352,11 @@ export class PublicCache {
   }
 }
 
-// Posting a comment changes nothing public: it waits for moderation.
+// Writes that change nothing an anonymous reader can see: a comment waits for moderation, and
+// a new article is a draft (publishing it is a write of its own).
+const privateWrites = new Set(['/v1/articles/:id/comments', '/v1/articles'])
 const changesNothingPublic = (request: FastifyRequest) =>
-  request.method === 'POST' && request.routeOptions.url === '/v1/articles/:id/comments'
+  request.method === 'POST' && privateWrites.has(request.routeOptions.url ?? '')
 
 /**
  * Stores anonymous 200s and empties the caches on writes. Registered after the plugins that set
