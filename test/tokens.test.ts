@@ -96,6 +96,14 @@ t.test('tokens and users', async (t) => {
     assertUnauthorized(t, await me(secret), 'invalid_token', 'an expired token')
     t.equal((await me(h.author.token)).statusCode, 200, 'a token without expiry still works')
 
+    // Requests at once share their token look-ups: each still gets its own user, and the
+    // expired and unknown tokens in the same batch their own 401s.
+    const secrets = [h.admin.token, secret, h.editor.token, 'dl_unknown', h.author.token, h.otherAuthor.token, h.editor.token]
+    const answers = await Promise.all(secrets.map((s) => me(s)))
+    t.strictSame(answers.map((r) => r.statusCode), [200, 401, 200, 401, 200, 200, 200])
+    const ids = [h.admin.userId, undefined, h.editor.userId, undefined, h.author.userId, h.otherAuthor.userId, h.editor.userId]
+    t.strictSame(answers.map((r) => (r.statusCode === 200 ? r.json().id : undefined)), ids, 'each request is its own token\'s user')
+
     const before = await tokenCount()
     for (const [when, what] of [[new Date(clock.getTime() - MINUTE), 'in the past'], [clock, 'now']] as const) {
       const bad = await call(h.app, 'POST', '/v1/tokens', { token: h.admin.token, body: { userId: h.author.userId, label: 'late', expiresAt: when.toISOString() } })

@@ -1,8 +1,8 @@
 // API tokens: random secrets shown once, stored as SHA-256 hashes, revocable and optionally expiring.
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { prepared } from '../../db/prepared.js'
+import { batched, rowsOf } from '../../db/batch.js'
 import { apiTokens, users } from '../../db/schema.js'
 import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
@@ -14,26 +14,23 @@ export const hashToken = (secret: string) => createHash('sha256').update(secret)
 /** 256 random bits, base64url, behind a prefix that secret scanners can spot. */
 export const newTokenSecret = () => TOKEN_PREFIX + randomBytes(32).toString('base64url')
 
+type ActiveToken = { id: string, tokenHash: string, lastUsedAt: Date | null, userId: string, role: 'admin' | 'editor' | 'author', authorId: string | null }
+
+// Every staff request looks its token up: concurrent requests share the statement (src/db/batch.ts).
+const activeTokens = (db: Db) => batched(db, 'active_tokens', async (db, lookups: Array<{ hash: string, now: Date }>) => {
+  const rows = await rowsOf<Omit<ActiveToken, 'lastUsedAt'> & { n: number, lastUsedMs: number | null }>(db, sql`
+    select q.n::int as n, t.id, t.token_hash as "tokenHash", (extract(epoch from t.last_used_at) * 1000)::float8 as "lastUsedMs",
+      u.id as "userId", u.role, u.author_id as "authorId"
+    from unnest(${sql.param(lookups.map((l) => l.hash))}::text[], ${sql.param(lookups.map((l) => l.now.toISOString()))}::timestamptz[])
+      with ordinality as q(hash, now, n)
+    join ${apiTokens} t on t.token_hash = q.hash and t.revoked_at is null and (t.expires_at is null or t.expires_at > q.now)
+    join ${users} u on u.id = t.user_id`)
+  const byIndex = new Map(rows.map(({ n, lastUsedMs, ...token }) => [Number(n) - 1, { ...token, lastUsedAt: lastUsedMs === null ? null : new Date(lastUsedMs) }]))
+  return lookups.map((_, i): ActiveToken | undefined => byIndex.get(i))
+})
+
 export async function findActiveToken (db: Db, hash: string, now: Date) {
-  // Every staff request runs it.
-  const [row] = await prepared(db, 'find_active_token', (db, name) => db
-    .select({
-      id: apiTokens.id,
-      tokenHash: apiTokens.tokenHash,
-      lastUsedAt: apiTokens.lastUsedAt,
-      userId: users.id,
-      role: users.role,
-      authorId: users.authorId
-    })
-    .from(apiTokens)
-    .innerJoin(users, eq(users.id, apiTokens.userId))
-    .where(and(
-      eq(apiTokens.tokenHash, sql.placeholder('hash')),
-      isNull(apiTokens.revokedAt),
-      or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, sql.placeholder('now')))
-    ))
-    .prepare(name)).execute({ hash, now })
-  return row
+  return activeTokens(db)({ hash, now })
 }
 
 // Last-used is kept to the minute, so a busy token costs one write a minute, not one per request.
