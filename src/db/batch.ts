@@ -7,7 +7,10 @@
 //
 // A batch that fails as a whole is run again one call at a time, so each caller gets its own
 // answer: one row that breaks a constraint fails a multi-row insert for every row in it.
+import { getTableColumns, is, sql, SQL } from 'drizzle-orm'
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from './client.js'
+import { prepared } from './prepared.js'
 
 /** Runs a batch: one result per item, in the items' order. */
 export type BatchRun<I, O> = (db: Db, items: I[]) => Promise<O[]>
@@ -54,18 +57,52 @@ export function batcher<I, O> (db: Db, run: BatchRun<I, O>, opts: BatchOptions =
   })
 }
 
-const byDb = new WeakMap<Db, Map<string, unknown>>()
-
-/** The batcher `name` of this database, made the first time it is asked for (like `prepared`). */
-export function batched<I, O> (db: Db, name: string, run: BatchRun<I, O>, opts?: BatchOptions): (item: I) => Promise<O> {
-  let batchers = byDb.get(db)
-  if (!batchers) byDb.set(db, batchers = new Map())
-  let b = batchers.get(name) as ((item: I) => Promise<O>) | undefined
-  if (b === undefined) batchers.set(name, b = batcher(db, run, opts))
-  return b
-}
+/** The batcher `name` of this database, made the first time it is asked for. */
+export const batched = <I, O>(db: Db, name: string, run: BatchRun<I, O>, opts?: BatchOptions) =>
+  prepared(db, `batch:${name}`, (db) => batcher(db, run, opts))
 
 /** Rows of a raw statement: both drivers answer `{ rows }`. */
 export async function rowsOf<T> (db: Db, query: Parameters<Db['execute']>[0]): Promise<T[]> {
   return ((await db.execute(query)) as unknown as { rows: T[] }).rows
+}
+
+type Values = Record<string, unknown>
+
+const isJson = (column: PgColumn) => column.getSQLType() === 'json' || column.getSQLType() === 'jsonb'
+
+/** How a value travels in a text array: JSON as JSON text, dates as RFC 3339. */
+function asText (column: PgColumn, value: unknown): string | null {
+  if (value === undefined || value === null) return null
+  if (isJson(column)) return JSON.stringify(value)
+  return value instanceof Date ? value.toISOString() : String(value)
+}
+
+/**
+ * `insert into table (…) select … from unnest($1::text[], …)`: any number of rows in a statement
+ * of one shape, an array a column. Every array goes as text and PostgreSQL casts each column to
+ * its type, so both drivers send them alike, enums and JSON included. Every row gives every key
+ * (null where empty: a column's default does not apply).
+ */
+export function insertRows (table: PgTable, keys: string[], rows: Values[]): SQL {
+  const all = getTableColumns(table)
+  const columns = keys.map((key) => all[key])
+  const arrays = columns.map((column, i) => sql`${sql.param(rows.map((row) => asText(column, row[keys[i]])))}::text[]`)
+  const names = sql.join(columns.map((c) => sql.identifier(c.name)), sql`, `)
+  const selected = sql.join(columns.map((c) => sql`${sql.identifier(c.name)}::${sql.raw(c.getSQLType())}`), sql`, `)
+  return sql`insert into ${table} (${names}) select ${selected} from unnest(${sql.join(arrays, sql`, `)}) as t(${names})`
+}
+
+/**
+ * The row as the table holds it after an insert of `values`: a column left out takes its
+ * default. Defaults the database computes (ids, times) must be given; asking for one is a bug.
+ */
+export function rowAfterInsert<T> (columns: Record<string, PgColumn>, values: Values): T {
+  const row: Values = {}
+  for (const [key, column] of Object.entries(columns)) {
+    if (values[key] !== undefined) row[key] = values[key]
+    else if (!column.hasDefault) row[key] = null
+    else if (is(column.default, SQL) || column.default === undefined) throw new Error(`${column.name} has a default that only the database knows: give it`)
+    else row[key] = column.default
+  }
+  return row as T
 }

@@ -8,7 +8,8 @@ import type { Db } from './client.js'
 
 const byDb = new WeakMap<Db, Map<string, unknown>>()
 
-/** The statement `name` of this database, made by `build` the first time it is asked for. */
+/** The statement `name` of this database (or anything else made once per database, like the
+ * batchers of batch.ts), made by `build` the first time it is asked for. */
 export function prepared<T> (db: Db, name: string, build: (db: Db, name: string) => T): T {
   let statements = byDb.get(db)
   if (!statements) byDb.set(db, statements = new Map())

@@ -36,6 +36,7 @@ export function isShouting (text: string): boolean {
 }
 
 function blockedWords (text: string, blocklist: string[]): string[] {
+  if (blocklist.length === 0) return [] // the default: no need to split the text into words
   const words = new Set(text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? [])
   return blocklist.filter((w) => words.has(w))
 }

@@ -1,9 +1,9 @@
 // Reader comments: screened on the way in, served as threads of approved comments, moderated
 // by editors one at a time or in bulk (all or nothing), with an audit trail.
 import { createHash, randomUUID } from 'node:crypto'
-import { and, asc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { batched, rowsOf } from '../../db/batch.js'
+import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
@@ -43,27 +43,15 @@ const checkArticles = (db: Db) => batched(db, 'comment_articles', async (db, che
   return checks.map((_, i): OpenArticle | undefined => byIndex.get(i))
 })
 
-/** The columns a post sets; the rest take their defaults (`versionDefault`). */
-type NewComment = Pick<CommentRow, 'id' | 'articleId' | 'parentId' | 'threadId' | 'depth' | 'authorName' | 'authorEmail' | 'body' | 'status' | 'moderationReasons' | 'clientHash' | 'bodyHash' | 'createdAt'>
+/** The columns a post sets; the rest take their defaults. */
+const postedColumns = ['id', 'articleId', 'parentId', 'threadId', 'depth', 'authorName', 'authorEmail', 'body', 'status', 'moderationReasons', 'clientHash', 'bodyHash', 'createdAt', 'updatedAt'] as const
+type NewComment = Pick<CommentRow, typeof postedColumns[number]>
+const commentColumns = getTableColumns(comments)
 
 const insertComments = (db: Db) => batched(db, 'comment_insert', async (db, rows: NewComment[]) => {
-  const column = <K extends keyof NewComment>(key: K) => sql.param(rows.map((r) => r[key]))
-  await db.execute(sql`
-    insert into ${comments} (id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status,
-      moderation_reasons, client_hash, body_hash, created_at, updated_at)
-    select id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status::comment_status,
-      moderation_reasons::jsonb, client_hash, body_hash, created_at, created_at
-    from unnest(${column('id')}::uuid[], ${column('articleId')}::uuid[], ${column('parentId')}::uuid[], ${column('threadId')}::uuid[],
-      ${column('depth')}::int[], ${column('authorName')}::text[], ${column('authorEmail')}::text[], ${column('body')}::text[],
-      ${column('status')}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.moderationReasons)))}::text[],
-      ${column('clientHash')}::text[], ${column('bodyHash')}::text[], ${sql.param(rows.map((r) => iso(r.createdAt)))}::timestamptz[])
-      as t(id, article_id, parent_id, thread_id, depth, author_name, author_email, body, status, moderation_reasons,
-        client_hash, body_hash, created_at)`)
+  await db.execute(insertRows(comments, [...postedColumns], rows))
   return rows.map(() => undefined)
 })
-
-// What the insert leaves to the table's defaults, as a row the answer can be built from.
-const untouched = { moderatedById: null, moderatedAt: null, version: comments.version.default as number }
 
 /** The comment as a reader or an editor sees it. Private fields reach staff only. */
 export function presentComment (row: CommentRow, opts: { staff: boolean, replyingTo: string | null, article?: { id: string, slug: string, headline: string } }) {
@@ -152,10 +140,11 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     moderationReasons: verdict.reasons,
     clientHash: ctx.clientHash,
     bodyHash,
-    createdAt: ctx.now
+    createdAt: ctx.now,
+    updatedAt: ctx.now
   }
   await insertComments(db)(fresh)
-  const row: CommentRow = { ...fresh, ...untouched, updatedAt: ctx.now }
+  const row = rowAfterInsert<CommentRow>(commentColumns, fresh)
   return { row, replyingTo }
 }
 
