@@ -1,12 +1,12 @@
 // The group-commit batcher (src/db/batch.ts) against a real table: calls that arrive together
 // share one statement, a quiet call goes at once, and a batch that one bad row breaks is run
-// again call by call, so only that call fails.
+// again call by call, so only that call fails. Then the multi-row insert the batches use.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { inArray, sql } from 'drizzle-orm'
-import { batcher, rowsOf } from '../src/db/batch.js'
+import { eq, getTableColumns, inArray, sql } from 'drizzle-orm'
+import { batcher, insertRows, rowAfterInsert, rowsOf } from '../src/db/batch.js'
 import type { Db } from '../src/db/client.js'
-import { sections } from '../src/db/schema.js'
+import { articles, comments, sections } from '../src/db/schema.js'
 import { openTestDatabase } from './helper.js'
 
 const queries: string[] = []
@@ -68,4 +68,32 @@ t.test('a failure that is not one row\'s (the statement itself) reaches every ca
   const fine = batcher(db, async (db: Db, items: number[]) => { await rowsOf(db, sql`select 1`); return items.map(() => items.length) })
   t.strictSame(await Promise.all([fine(1), fine(2), fine(3)]), [1, 2, 2])
   t.equal(await broken('again').catch(() => 'refused'), 'refused')
+})
+
+t.test('insertRows: one statement of one shape for any number of rows, every type as the table has it', async (t) => {
+  const articleId = randomUUID()
+  const now = new Date('2026-03-04T05:06:07.089Z')
+  await db.execute(insertRows(articles, ['id', 'slug', 'headline', 'createdAt', 'updatedAt'], [{ id: articleId, slug: 'batch-story', headline: 'Batch story', createdAt: now, updatedAt: now }]))
+  const keys = ['id', 'articleId', 'parentId', 'threadId', 'depth', 'authorName', 'authorEmail', 'body', 'status', 'moderationReasons', 'clientHash', 'bodyHash', 'createdAt', 'updatedAt']
+  const fresh = [0, 1, 2].map((i) => {
+    const id = randomUUID()
+    return {
+      id, articleId, parentId: null, threadId: id, depth: i, authorName: `Reader "${i}", {braces}`, authorEmail: 'r@example.org',
+      body: `Line one\nline two, a quote " and a backslash \\ ${i}`, status: i === 2 ? 'spam' : 'pending',
+      moderationReasons: i === 2 ? ['repeat', 'shouting'] : [], clientHash: 'c', bodyHash: `b${i}`, createdAt: now, updatedAt: now
+    }
+  })
+  queries.length = 0
+  await db.execute(insertRows(comments, keys, fresh))
+  t.equal(queries.length, 1, 'three rows, one statement')
+  const stored = await db.select().from(comments).where(eq(comments.articleId, articleId)).orderBy(comments.depth)
+  t.strictSame(stored, fresh.map((f) => rowAfterInsert(getTableColumns(comments), f)), 'read back, each row is what rowAfterInsert said it would be')
+  t.strictSame(stored[2].moderationReasons, ['repeat', 'shouting'], 'JSON as JSON')
+  t.equal(stored[0].version, 1, 'a default the insert left out')
+})
+
+t.test('rowAfterInsert refuses to guess a default that only the database computes', async (t) => {
+  t.throws(() => rowAfterInsert(getTableColumns(sections), { slug: 'x', name: 'X' }), /id has a default that only the database knows/)
+  const row = rowAfterInsert<Record<string, unknown>>(getTableColumns(sections), { id: 'i', slug: 'x', name: 'X', createdAt: new Date(0), updatedAt: new Date(0) })
+  t.equal(row.description, null, 'a column with no default is null')
 })
