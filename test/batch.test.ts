@@ -22,7 +22,7 @@ const insert = batcher(db, async (db: Db, items: Item[]) => {
   await db.execute(sql`insert into ${sections} (id, slug, name)
     select id, slug, slug from unnest(${sql.param(items.map((i) => i.id))}::uuid[], ${sql.param(items.map((i) => i.slug))}::text[]) as t(id, slug)`)
   return items.map((i) => i.slug)
-}, { max: 4 })
+}, { max: 4, flights: 1 })
 
 const item = (slug: string): Item => ({ id: randomUUID(), slug })
 const count = async (slugs: string[]) => (await db.select().from(sections).where(inArray(sections.slug, slugs))).length
@@ -60,14 +60,59 @@ t.test('a batch that one row breaks is run again call by call: only that call fa
   t.equal(await count(['taken']), 1, 'the taken slug is still there once')
 })
 
-t.test('a failure that is not one row\'s (the statement itself) reaches every caller', async (t) => {
-  const broken = batcher(db, async (db: Db, items: string[]) => rowsOf<{ n: number }>(db, sql`select ${items.length}::int / 0 as n`))
+t.test('a failure that is not one row\'s (the statement itself) reaches every caller at once', async (t) => {
+  let runs = 0
+  const broken = batcher(db, async (db: Db, items: string[]) => { runs++; return rowsOf<{ n: number }>(db, sql`select ${items.length}::int + no_such_column as n`) }, { flights: 1 })
   const settled = await Promise.allSettled(['a', 'b', 'c'].map((s) => broken(s)))
   t.strictSame(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected'])
+  t.equal(runs, 2, 'an unknown column is no row\'s fault: the batch of two is not run again call by call')
   // Once it has failed, the batcher still works.
-  const fine = batcher(db, async (db: Db, items: number[]) => { await rowsOf(db, sql`select 1`); return items.map(() => items.length) })
+  const fine = batcher(db, async (db: Db, items: number[]) => { await rowsOf(db, sql`select 1`); return items.map(() => items.length) }, { flights: 1 })
   t.strictSame(await Promise.all([fine(1), fine(2), fine(3)]), [1, 2, 2])
   t.equal(await broken('again').catch(() => 'refused'), 'refused')
+})
+
+t.test('several batches fly at once: one that waits does not hold up the rest', async (t) => {
+  let open!: () => void
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const seen: string[][] = []
+  const run = batcher(db, async (db: Db, items: string[]) => {
+    seen.push(items)
+    if (items.includes('slow')) await gate
+    await rowsOf(db, sql`select 1`)
+    return items.map((i) => i.toUpperCase())
+  }, { flights: 2 })
+  const slow = run('slow')
+  t.equal(await run('quick'), 'QUICK', 'answered while the first batch still waits')
+  t.strictSame(await Promise.all(['a', 'b', 'c'].map((i) => run(i))), ['A', 'B', 'C'])
+  open()
+  t.equal(await slow, 'SLOW')
+  t.strictSame(seen[0], ['slow'])
+  t.ok(seen.slice(1).every((batch) => !batch.includes('slow')), 'the others went in the second flight')
+})
+
+t.test('a batch that answers for fewer calls than it carried is refused, not left hanging', async (t) => {
+  const short = batcher(db, async (_db: Db, items: number[]) => items.slice(1), { flights: 1 })
+  const settled = await Promise.allSettled([short(1), short(2), short(3)])
+  t.strictSame(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected'])
+  t.match((settled[0] as PromiseRejectedResult).reason, { message: 'a batch of 1 gave 0 results' })
+})
+
+t.test('inside a transaction, every call runs alone on the transaction\'s connection', async (t) => {
+  const sizes: number[] = []
+  const slugs = await db.transaction(async (tx) => {
+    const insert = batcher(tx as unknown as Db, async (db: Db, items: Item[]) => {
+      sizes.push(items.length)
+      await db.execute(sql`insert into ${sections} (id, slug, name) select id, slug, slug from unnest(${sql.param(items.map((i) => i.id))}::uuid[], ${sql.param(items.map((i) => i.slug))}::text[]) as t(id, slug)`)
+      return items.map((i) => i.slug)
+    })
+    const out: string[] = []
+    for (const slug of ['in-tx-1', 'in-tx-2']) out.push(await insert(item(slug)))
+    return out
+  })
+  t.strictSame(slugs, ['in-tx-1', 'in-tx-2'])
+  t.strictSame(sizes, [1, 1])
+  t.equal(await count(['in-tx-1', 'in-tx-2']), 2)
 })
 
 t.test('insertRows: one statement of one shape for any number of rows, every type as the table has it', async (t) => {
@@ -78,7 +123,7 @@ t.test('insertRows: one statement of one shape for any number of rows, every typ
   const fresh = [0, 1, 2].map((i) => {
     const id = randomUUID()
     return {
-      id, articleId, parentId: null, threadId: id, depth: i, authorName: `Reader "${i}", {braces}`, authorEmail: 'r@example.org',
+      id, articleId, parentId: i === 1 ? id : null, threadId: id, depth: i, authorName: `Reader "${i}", {braces}`, authorEmail: 'r@example.org',
       body: `Line one\nline two, a quote " and a backslash \\ ${i}`, status: i === 2 ? 'spam' : 'pending',
       moderationReasons: i === 2 ? ['repeat', 'shouting'] : [], clientHash: 'c', bodyHash: `b${i}`, createdAt: now, updatedAt: now
     }

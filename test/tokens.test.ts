@@ -99,7 +99,11 @@ t.test('tokens and users', async (t) => {
     // Requests at once share their token look-ups: each still gets its own user, and the
     // expired and unknown tokens in the same batch their own 401s.
     const secrets = [h.admin.token, secret, h.editor.token, 'dl_unknown', h.author.token, h.otherAuthor.token, h.editor.token]
+    h.queries.length = 0
     const answers = await Promise.all(secrets.map((s) => me(s)))
+    const lookups = h.queries.filter((q) => /join "api_tokens"/.test(q)).length
+    // Over PostgreSQL they overlap (PGlite runs each statement inside the call that sends it).
+    if (h.database.driver === 'pg') t.ok(lookups < secrets.length, `${secrets.length} requests, ${lookups} look-ups`)
     t.strictSame(answers.map((r) => r.statusCode), [200, 401, 200, 401, 200, 200, 200])
     const ids = [h.admin.userId, undefined, h.editor.userId, undefined, h.author.userId, h.otherAuthor.userId, h.editor.userId]
     t.strictSame(answers.map((r) => (r.statusCode === 200 ? r.json().id : undefined)), ids, 'each request is its own token\'s user')

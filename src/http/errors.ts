@@ -94,7 +94,7 @@ function fieldErrors (validation: AjvError[], context: string): FieldError[] {
 }
 
 /** Postgres errors arrive wrapped by drizzle; the SQLSTATE sits on the cause. */
-function sqlState (error: unknown): string | undefined {
+export function sqlState (error: unknown): string | undefined {
   for (let e: any = error, depth = 0; e && depth < 4; e = e.cause, depth++) {
     if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code
   }

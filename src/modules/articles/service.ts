@@ -288,7 +288,9 @@ async function snapshotOf (db: Db, row: LoadedRow, authorIds: string[]): Promise
 export type Guard = (row: LoadedRow, authorIds: string[]) => void
 
 async function lockArticle (db: Db, id: string, ifMatch: number[] | undefined, guard: Guard) {
-  const [row] = await db.select(fullColumns).from(articles).where(eq(articles.id, id)).for('update')
+  // NO KEY UPDATE: an edit keeps the id, so the comment inserts that refer to the article (a
+  // foreign key's KEY SHARE lock) go on while an editor's transaction holds it.
+  const [row] = await db.select(fullColumns).from(articles).where(eq(articles.id, id)).for('no key update')
   if (!row) throw notFound('Article')
   const current = row as LoadedRow
   const bylines = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, id)).orderBy(asc(articleAuthors.position))

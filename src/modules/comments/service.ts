@@ -3,7 +3,8 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { and, asc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
+import { batched, byOrdinal, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
+import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
@@ -31,7 +32,7 @@ type OpenArticle = { commentsOpen: boolean, repeat: boolean }
 const iso = (d: Date) => d.toISOString()
 
 const checkArticles = (db: Db) => batched(db, 'comment_articles', async (db, checks: Check[]) => {
-  const found = await rowsOf<{ n: number | string, commentsOpen: boolean, repeat: boolean }>(db, sql`
+  const found = await rowsOf<OpenArticle & { n: number | string }>(db, sql`
     select q.n, ${articles.commentsOpen} as "commentsOpen",
       exists (select 1 from ${comments} c where c.client_hash = q.client_hash and c.body_hash = q.body_hash and c.created_at > q.since) as repeat
     from unnest(${sql.param(checks.map((c) => c.articleId))}::uuid[], ${sql.param(checks.map((c) => c.clientHash))}::text[],
@@ -39,9 +40,18 @@ const checkArticles = (db: Db) => batched(db, 'comment_articles', async (db, che
       ${sql.param(checks.map((c) => iso(new Date(c.now.getTime() - REPEAT_WINDOW_MS))))}::timestamptz[])
       with ordinality as q(id, client_hash, body_hash, now, since, n)
     join ${articles} on ${articles.id} = q.id and ${publicArticles(sql`q.now`)}`)
-  const byIndex = new Map(found.map((r) => [Number(r.n) - 1, { commentsOpen: r.commentsOpen, repeat: r.repeat }]))
-  return checks.map((_, i): OpenArticle | undefined => byIndex.get(i))
+  return byOrdinal(found, checks.length)
 })
+
+/**
+ * Posts checked but not stored yet (and stored a moment ago), by client and body: a check that
+ * ran while one of them was on its way to the table could not see it, and posts that arrive
+ * together are checked in one statement. This instance's view only, as a race between
+ * instances is the table's to settle.
+ */
+const unstored = (db: Db) => prepared(db, 'unstored-comments', () => new Map<string, { posting: number, storedUntil: number }>())
+/** Longer than any check that started before a post was stored can take to come back. */
+const STORED_GRACE_MS = 5000
 
 /** The columns a post sets; the rest take their defaults. */
 const postedColumns = ['id', 'articleId', 'parentId', 'threadId', 'depth', 'authorName', 'authorEmail', 'body', 'status', 'moderationReasons', 'clientHash', 'bodyHash', 'createdAt', 'updatedAt'] as const
@@ -92,6 +102,10 @@ export async function replyingToOf (db: Db, row: Pick<CommentRow, 'parentId'>): 
   return parent?.authorName ?? null
 }
 
+// NUL, or half of a surrogate pair.
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 export type PostContext = { clientHash: string, screen: Screen, maxDepth: number, now: Date }
 
 export async function postComment (db: Db, articleParam: string, input: PostComment, ctx: PostContext) {
@@ -101,6 +115,10 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   // Characters as a reader counts them (code points), not UTF-16 units: an emoji is one.
   if (characters(body) > MAX_BODY) throw invalidField('/body', `must be at most ${MAX_BODY} characters after trimming`)
   const authorName = input.authorName.trim()
+  // PostgreSQL text holds neither, and a stored U+FFFD would not be what the poster was shown.
+  for (const [path, value] of [['/authorName', input.authorName], ['/authorEmail', input.authorEmail], ['/body', input.body]] as const) {
+    if (UNSTORABLE.test(value)) throw invalidField(path, 'must not contain NUL characters or unpaired surrogates')
+  }
 
   const bodyHash = bodyHashOf(body)
   const article = await checkArticles(db)({ articleId, clientHash: ctx.clientHash, bodyHash, now: ctx.now })
@@ -126,26 +144,47 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     threadId = id
   }
 
-  const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat: article.repeat })
-  const fresh: NewComment = {
-    id,
-    articleId,
-    parentId,
-    threadId,
-    depth,
-    authorName,
-    authorEmail: input.authorEmail.trim(),
-    body,
-    status: verdict.status,
-    moderationReasons: verdict.reasons,
-    clientHash: ctx.clientHash,
-    bodyHash,
-    createdAt: ctx.now,
-    updatedAt: ctx.now
+  const recent = unstored(db)
+  const key = `${ctx.clientHash}:${bodyHash}`
+  const mark = recent.get(key) ?? { posting: 0, storedUntil: 0 }
+  const repeat = article.repeat || mark.posting > 0 || ctx.now.getTime() < mark.storedUntil
+  mark.posting++
+  recent.set(key, mark)
+  const release = (stored: boolean) => {
+    mark.posting--
+    if (stored) mark.storedUntil = ctx.now.getTime() + STORED_GRACE_MS
+    if (mark.posting > 0) return
+    if (!stored) { recent.delete(key); return }
+    // Forgotten once the grace has passed, unless the same pair is posted again meanwhile.
+    setTimeout(() => { if (recent.get(key) === mark && mark.posting === 0) recent.delete(key) }, STORED_GRACE_MS).unref()
   }
-  await insertComments(db)(fresh)
-  const row = rowAfterInsert<CommentRow>(commentColumns, fresh)
-  return { row, replyingTo }
+  let fresh: NewComment
+  try {
+    const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat })
+    fresh = {
+      id,
+      articleId,
+      parentId,
+      threadId,
+      depth,
+      authorName,
+      authorEmail: input.authorEmail.trim(),
+      body,
+      status: verdict.status,
+      moderationReasons: verdict.reasons,
+      clientHash: ctx.clientHash,
+      bodyHash,
+      createdAt: ctx.now,
+      updatedAt: ctx.now
+    }
+    await insertComments(db)(fresh)
+  } catch (error) {
+    release(false)
+    throw error
+  }
+  // Stored: the table shows it to checks that start from now on, not to those already running.
+  release(true)
+  return { row: rowAfterInsert<CommentRow>(commentColumns, fresh), replyingTo }
 }
 
 /** Top-level comments a page at a time, each with its visible replies (one query for all). */
@@ -220,7 +259,8 @@ async function adjustCounts (db: Db, deltas: Map<string, number>) {
 export async function moderate (db: Db, ids: string[], status: Status, opts: { moderatorId: string, now: Date, ifMatch?: number[], single?: boolean }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const rows = await tx.select().from(comments).where(inArray(comments.id, ids)).orderBy(asc(comments.id)).for('update')
+    // NO KEY UPDATE: replies being posted to these comments (a foreign key's lock) need not wait.
+    const rows = await tx.select().from(comments).where(inArray(comments.id, ids)).orderBy(asc(comments.id)).for('no key update')
     if (rows.length !== ids.length) {
       const found = new Set(rows.map((r) => r.id))
       const errors = ids.flatMap((id, i) => (found.has(id) ? [] : [{ path: `/ids/${i}`, in: 'body' as const, message: 'is not the id of a comment' }]))

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { batched, rowsOf } from '../../db/batch.js'
+import { batched, byOrdinal, rowsOf } from '../../db/batch.js'
 import { apiTokens, users } from '../../db/schema.js'
 import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
@@ -19,14 +19,17 @@ type ActiveToken = { id: string, tokenHash: string, lastUsedAt: Date | null, use
 // Every staff request looks its token up: concurrent requests share the statement (src/db/batch.ts).
 const activeTokens = (db: Db) => batched(db, 'active_tokens', async (db, lookups: Array<{ hash: string, now: Date }>) => {
   const rows = await rowsOf<Omit<ActiveToken, 'lastUsedAt'> & { n: number, lastUsedMs: number | null }>(db, sql`
-    select q.n::int as n, t.id, t.token_hash as "tokenHash", (extract(epoch from t.last_used_at) * 1000)::float8 as "lastUsedMs",
+    select q.n, t.id, t.token_hash as "tokenHash", (extract(epoch from t.last_used_at) * 1000)::float8 as "lastUsedMs",
       u.id as "userId", u.role, u.author_id as "authorId"
     from unnest(${sql.param(lookups.map((l) => l.hash))}::text[], ${sql.param(lookups.map((l) => l.now.toISOString()))}::timestamptz[])
       with ordinality as q(hash, now, n)
     join ${apiTokens} t on t.token_hash = q.hash and t.revoked_at is null and (t.expires_at is null or t.expires_at > q.now)
     join ${users} u on u.id = t.user_id`)
-  const byIndex = new Map(rows.map(({ n, lastUsedMs, ...token }) => [Number(n) - 1, { ...token, lastUsedAt: lastUsedMs === null ? null : new Date(lastUsedMs) }]))
-  return lookups.map((_, i): ActiveToken | undefined => byIndex.get(i))
+  return byOrdinal(rows, lookups.length).map((found): ActiveToken | undefined => {
+    if (!found) return undefined
+    const { lastUsedMs, ...token } = found
+    return { ...token, lastUsedAt: lastUsedMs === null ? null : new Date(lastUsedMs) }
+  })
 })
 
 export async function findActiveToken (db: Db, hash: string, now: Date) {
