@@ -53,6 +53,26 @@ const unstored = (db: Db) => prepared(db, 'unstored-comments', () => new Map<str
 /** Longer than any check that started before a post was stored can take to come back. */
 const STORED_GRACE_MS = 5000
 
+/** Marks a post as on its way to the table; `repeat`: the same client and body already were. */
+function markPosting (db: Db, clientHash: string, bodyHash: string, now: Date) {
+  const recent = unstored(db)
+  const key = `${clientHash}:${bodyHash}`
+  const mark = recent.get(key) ?? { posting: 0, storedUntil: 0 }
+  const repeat = mark.posting > 0 || now.getTime() < mark.storedUntil
+  mark.posting++
+  recent.set(key, mark)
+  const done = (stored: boolean) => {
+    mark.posting--
+    // Stored: the table shows it to checks that start from now on, not to those already running.
+    if (stored) mark.storedUntil = now.getTime() + STORED_GRACE_MS
+    if (mark.posting > 0) return
+    if (!stored) { recent.delete(key); return }
+    // Forgotten once the grace has passed, unless the same pair is posted again meanwhile.
+    setTimeout(() => { if (recent.get(key) === mark && mark.posting === 0) recent.delete(key) }, STORED_GRACE_MS).unref()
+  }
+  return { repeat, done }
+}
+
 /** The columns a post sets; the rest take their defaults. */
 const postedColumns = ['id', 'articleId', 'parentId', 'threadId', 'depth', 'authorName', 'authorEmail', 'body', 'status', 'moderationReasons', 'clientHash', 'bodyHash', 'createdAt', 'updatedAt'] as const
 type NewComment = Pick<CommentRow, typeof postedColumns[number]>
@@ -144,20 +164,8 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     threadId = id
   }
 
-  const recent = unstored(db)
-  const key = `${ctx.clientHash}:${bodyHash}`
-  const mark = recent.get(key) ?? { posting: 0, storedUntil: 0 }
-  const repeat = article.repeat || mark.posting > 0 || ctx.now.getTime() < mark.storedUntil
-  mark.posting++
-  recent.set(key, mark)
-  const release = (stored: boolean) => {
-    mark.posting--
-    if (stored) mark.storedUntil = ctx.now.getTime() + STORED_GRACE_MS
-    if (mark.posting > 0) return
-    if (!stored) { recent.delete(key); return }
-    // Forgotten once the grace has passed, unless the same pair is posted again meanwhile.
-    setTimeout(() => { if (recent.get(key) === mark && mark.posting === 0) recent.delete(key) }, STORED_GRACE_MS).unref()
-  }
+  const posting = markPosting(db, ctx.clientHash, bodyHash, ctx.now)
+  const repeat = article.repeat || posting.repeat
   let fresh: NewComment
   try {
     const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat })
@@ -179,11 +187,10 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     }
     await insertComments(db)(fresh)
   } catch (error) {
-    release(false)
+    posting.done(false)
     throw error
   }
-  // Stored: the table shows it to checks that start from now on, not to those already running.
-  release(true)
+  posting.done(true)
   return { row: rowAfterInsert<CommentRow>(commentColumns, fresh), replyingTo }
 }
 
