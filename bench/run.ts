@@ -31,6 +31,7 @@ import autocannon, { type Options, type Result } from 'autocannon'
 import pg from 'pg'
 import sharp from 'sharp'
 import { sql } from 'drizzle-orm'
+import { rowsOf } from '../src/db/batch.js'
 import { openDatabase } from '../src/db/client.js'
 import { createToken } from '../src/modules/tokens/service.js'
 import { createUser } from '../src/modules/users/service.js'
@@ -381,7 +382,7 @@ async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<
     const db = database.db
     const user = await createUser(db, { name: 'Benchmark Editor', email: 'bench-editor@dateline.example', role: 'editor' })
     const { secret } = await createToken(db, { userId: user.id, label: 'benchmark' })
-    const rows = async <T>(query: ReturnType<typeof sql>) => ((await db.execute(query)) as unknown as { rows: T[] }).rows
+    const rows = <T>(query: ReturnType<typeof sql>) => rowsOf<T>(db, query)
 
     // Slugs of at most 100 characters: the router answers 414 for a longer path parameter
     // (find-my-way's maxParamLength), although slugs may have 120 (see the report of the run).

@@ -298,11 +298,18 @@ t.test('with the database gone, a write is a 503 and an uncached read too', asyn
   t.equal(write.json().code, 'UNAVAILABLE')
   const uncached = await call(h.app, 'GET', '/v1/tags')
   t.equal(uncached.statusCode, 503)
-  // The prepared statements fail the same way: a comment post and a read of one article.
+  // The batched and prepared statements fail the same way: a comment post, a read of one article.
   const comment = await call(h.app, 'POST', '/v1/articles/00000000-0000-4000-8000-000000000000/comments', { body: { authorName: 'Rita', authorEmail: 'rita@reader.test', body: 'Hello' } })
   t.equal(comment.statusCode, 503)
   t.equal(comment.json().code, 'UNAVAILABLE')
   t.equal((await call(h.app, 'GET', '/v1/articles/by-slug/anything')).statusCode, 503)
+  // Many at once, so they share batches: every caller gets its 503, none is left waiting.
+  const together = await Promise.all([
+    ...Array.from({ length: 6 }, (_, i) => call(h.app, 'POST', '/v1/articles/00000000-0000-4000-8000-000000000000/comments', { body: { authorName: 'Rita', authorEmail: 'rita@reader.test', body: `Hello ${i}` } })),
+    ...Array.from({ length: 6 }, (_, i) => call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: `Story ${i}` } }))
+  ])
+  t.strictSame(together.map((r) => r.statusCode), Array(12).fill(503))
+  t.ok(together.every((r) => r.json().code === 'UNAVAILABLE'))
 })
 
 t.test('a full cache lets go of what was not read again', async (t) => {
