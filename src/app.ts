@@ -53,6 +53,8 @@ export type AppOptions = {
   database?: Database
   now?: () => Date
   logger?: FastifyServerOptions['logger']
+  /** A logger made already (server.ts makes one for its start-up lines too). */
+  loggerInstance?: FastifyServerOptions['loggerInstance']
   authLimiter?: FailureLimiter
   /** Where image files go; the local folder under DATA_DIR by default. */
   mediaStore?: MediaStore
@@ -75,7 +77,7 @@ const schemas = [
 export async function buildApp (options: AppOptions) {
   const { config } = options
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL },
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.LOG_LEVEL } }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // A hop count is accepted by Fastify, though its types leave it out.
     trustProxy: trustProxyOf(config.TRUST_PROXY) as boolean | string | string[],

@@ -1,6 +1,6 @@
 // The one place that reads process.env: every setting, its default, validated at start.
 import path from 'node:path'
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import Value from 'typebox/value'
 
 export const ConfigSchema = Type.Object({
@@ -10,11 +10,15 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' }
   ),
+  // pino JSON, or lines for people; auto: readable on a terminal, JSON otherwise.
+  LOG_FORMAT: Type.Union(['auto', 'json', 'pretty'].map((l) => Type.Literal(l)), { default: 'auto' }),
   // Behind a load balancer: the number of proxy hops to trust, or their addresses (comma-separated),
   // so the client address comes from X-Forwarded-For. Off by default: a client cannot pick its own.
   TRUST_PROXY: Type.String({ default: 'false' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  // At start, how long to wait for a PostgreSQL server that is starting or not yet reachable.
+  DATABASE_CONNECT_WAIT_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
   DATA_DIR: Type.String({ default: './data' }),
   // Uploaded images; default DATA_DIR/media. Instances behind one load balancer must share it.
   MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),
@@ -61,17 +65,44 @@ export function trustProxyOf (value: string): boolean | number | string[] {
 
 export class ConfigError extends Error {}
 
+type Described = { anyOf?: Described[], const?: unknown, type?: string, minimum?: number, maximum?: number, minLength?: number, pattern?: string, description?: string }
+
+/** What a setting takes, in words. */
+function allowed (schema: Described): string {
+  if (schema.anyOf?.every((s) => s.const !== undefined)) return `one of ${schema.anyOf.map((s) => s.const).join(', ')}`
+  switch (schema.type) {
+    case 'integer': {
+      const { minimum: min, maximum: max } = schema
+      return `a whole number${min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : ''}`
+    }
+    case 'boolean': return 'true or false'
+    default:
+      if (schema.pattern === '^postgres(ql)?://') return 'a URL that starts with postgres:// or postgresql://'
+      if (schema.pattern === '^rediss?://') return 'a URL that starts with redis:// or rediss://'
+      if (schema.pattern) return `text matching ${schema.pattern}`
+      return schema.minLength ? `text of at least ${schema.minLength} characters` : 'text'
+  }
+}
+
+/** A value fit for a log: secrets hidden, and a URL's password too. */
+function shown (key: string, value: string) {
+  if (/SECRET|PASSWORD/.test(key)) return '(hidden)'
+  return JSON.stringify(value.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@'))
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const picked: Record<string, unknown> = {}
   for (const key of Object.keys(ConfigSchema.properties)) {
     const value = env[key]
     if (value !== undefined && value !== '') picked[key] = value
   }
-  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, picked))
-  const errors = [...Value.Errors(ConfigSchema, candidate)]
-  if (errors.length > 0) {
-    const lines = errors.map((e) => `${e.instancePath.slice(1) || '(config)'}: ${e.message}`)
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, picked)) as Record<string, unknown>
+  // Each setting on its own: one line a setting, however many rules (or union branches) it breaks.
+  const properties = ConfigSchema.properties as Record<string, TSchema & Described>
+  const bad = Object.keys(properties).filter((key) => key in candidate && !Value.Check(properties[key], candidate[key]))
+  if (bad.length > 0) {
+    const lines = bad.map((key) => `${key}=${shown(key, env[key] ?? '')} is not allowed: ${key} takes ${allowed(properties[key])}.`)
+    throw new ConfigError(lines.join('\n'))
   }
   return candidate as Config
 }

@@ -1,24 +1,116 @@
 // Entry point: read the config, open and migrate the database, serve, and shut down gracefully.
+// Each step of the start says what it did in one line; a start that fails says why in one line.
 import closeWithGrace from 'close-with-grace'
+import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
-import { loadConfig, mediaDirOf } from './config.js'
-import { openDatabase } from './db/client.js'
-import { seedIfEmpty } from './cli/seed-data.js'
+import { ConfigError, loadConfig, mediaDirOf, type Config } from './config.js'
+import { openDatabase, type Database } from './db/client.js'
+import { DatabaseStartError } from './db/connect-errors.js'
+import { DataDirBusyError } from './db/data-dir-lock.js'
+import { hasContent, seedDemo } from './cli/seed-data.js'
+import { serveLocalChannel, type LocalChannel } from './local-channel.js'
+import { createLogger } from './logger.js'
 import { localStore } from './modules/photos/storage.js'
+import { IssueRefused, checkIssueRequest, issueToken } from './modules/tokens/issue.js'
+import { firstAdmin } from './modules/users/service.js'
 
-const config = loadConfig()
-const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DATABASE_POOL_SIZE })
-await database.migrate()
+// How this copy runs its commands: compiled (the Docker image) or from source through npm.
+const compiled = fileURLToPath(import.meta.url).endsWith('.js')
+export const tokenCommand = compiled
+  ? 'node dist/src/cli/token.js create --role admin --label bootstrap'
+  : 'npm run token -- create --role admin --label bootstrap'
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(`Dateline cannot start: a setting is wrong.\n${error.message}`)
+  process.exit(1)
+}
+const log = createLogger(config)
+
+/** A start that cannot go on: one line, the resources released, exit code 1. */
+async function giveUp (message: string, database?: Database): Promise<never> {
+  log.fatal(message)
+  await database?.close().catch(() => {})
+  process.exit(1)
+}
+
+let database: Database | undefined
+try {
+  database = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    holder: 'server',
+    connectWaitMs: config.DATABASE_CONNECT_WAIT_SECONDS * 1000,
+    onRetry: (error, ms) => log.warn(`${error.message} Retrying in ${ms} ms.`)
+  })
+} catch (error) {
+  if (error instanceof DataDirBusyError) {
+    await giveUp(`${error.message}. It keeps serving; stop it first, or set DATA_DIR to another folder. ` +
+      `A token can be made while it runs: ${tokenCommand}`)
+  }
+  if (error instanceof DatabaseStartError) await giveUp(error.message)
+  throw error
+}
+log.info(`Database: ${database.where}`)
+
+const migrations = await database.migrate()
+log.info(`Migrations: ${migrations.applied === 0 ? 'none pending' : `${migrations.applied} applied`} (${migrations.total} in all)`)
+
 // A new user's first start on the embedded database gets demo content to explore.
-if (!config.DATABASE_URL && config.SEED_DEMO) await seedIfEmpty(database.db, new Date(), localStore(mediaDirOf(config)))
+if (!config.DATABASE_URL && config.SEED_DEMO) {
+  if (await hasContent(database.db)) log.info('Demo content: not needed, the database has articles')
+  else {
+    const s = await seedDemo(database.db, new Date(), localStore(mediaDirOf(config)))
+    log.info(`Demo content: seeded ${s.articles.total} articles (${s.articles.published} published), ${s.authors} authors, ${s.photos} photos`)
+  }
+}
 
-const app = await buildApp({ config, database })
+const app = await buildApp({ config, database, loggerInstance: log })
+
+// The embedded folder is this process's alone: other commands ask it over the local channel.
+let channel: LocalChannel | undefined
+if (database.lock) {
+  const db = database.db
+  channel = await serveLocalChannel(config.DATA_DIR, {
+    '/tokens': async (body) => {
+      try {
+        const issued = await issueToken(db, checkIssueRequest(body as Record<string, unknown>), new Date())
+        app.log.info({ tokenId: issued.tokenId, role: issued.role }, 'token issued over the local channel')
+        return { status: 201, body: issued }
+      } catch (error) {
+        if (error instanceof IssueRefused) return { status: 422, body: { error: error.message } }
+        throw error
+      }
+    }
+  })
+  await database.lock.advertise(channel.socket)
+}
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
+  await channel?.close()
   await app.close()
   await database.close()
 })
 
-await app.listen({ port: config.PORT, host: config.HOST })
+try {
+  await app.listen({ port: config.PORT, host: config.HOST, listenTextResolver: (address) => `Listening on ${address}` })
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code
+  await channel?.close()
+  if (code === 'EADDRINUSE') await giveUp(`Port ${config.PORT} on ${config.HOST} is in use: stop what listens there, or set PORT to another port.`, database)
+  if (code === 'EACCES') await giveUp(`Port ${config.PORT} on ${config.HOST} needs privileges this user lacks: set PORT above 1023.`, database)
+  if (code === 'EADDRNOTAVAIL') await giveUp(`HOST=${config.HOST} is not an address of this machine: set HOST to one (0.0.0.0 for all).`, database)
+  throw error
+}
+const address = app.server.address()
+const port = typeof address === 'object' && address ? address.port : config.PORT
+// An address that listens everywhere is reached as localhost from this machine.
+const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? 'localhost' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
+log.info(`API docs: http://${host}:${port}/docs`)
+if (!(await firstAdmin(database.db))) log.info(`No admin yet: create a first token with  ${tokenCommand}`)

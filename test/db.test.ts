@@ -42,8 +42,17 @@ t.test('config is validated at start', async (t) => {
   t.equal(loadConfig({}).PORT, 3000)
   t.equal(loadConfig({ PORT: '8080' }).PORT, 8080)
   t.equal(loadConfig({ DATA_DIR: '' }).DATA_DIR, './data', 'empty means default')
-  t.throws(() => loadConfig({ PORT: 'eighty' }), /PORT: must be integer/)
+  t.throws(() => loadConfig({ PORT: 'eighty' }), /^PORT="eighty" is not allowed: PORT takes a whole number from 0 to 65535\.$/)
   t.ok((() => { try { loadConfig({ PORT: '-1' }) } catch (e) { return e instanceof ConfigError } })(), 'a ConfigError')
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL/)
-  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL/)
+  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /^LOG_LEVEL="loud" is not allowed: LOG_LEVEL takes one of fatal, error, warn, info, debug, trace, silent\.$/, 'one line, not one per branch of the union')
+  const many = (() => { try { loadConfig({ LOG_LEVEL: 'verbose', SEED_DEMO: 'maybe', DATABASE_URL: 'postgres:nope', CLIENT_HASH_SECRET: 'short' }) } catch (e) { return (e as Error).message } })()
+  t.same(many?.split('\n'), [
+    'LOG_LEVEL="verbose" is not allowed: LOG_LEVEL takes one of fatal, error, warn, info, debug, trace, silent.',
+    'DATABASE_URL="postgres:nope" is not allowed: DATABASE_URL takes a URL that starts with postgres:// or postgresql://.',
+    'SEED_DEMO="maybe" is not allowed: SEED_DEMO takes true or false.',
+    'CLIENT_HASH_SECRET=(hidden) is not allowed: CLIENT_HASH_SECRET takes text of at least 16 characters.'
+  ], 'one line a setting: its name, its value (secrets hidden) and what it takes')
+  const url = (() => { try { loadConfig({ DATABASE_URL: 'mysql://editor:hunter2@db/news' }) } catch (e) { return (e as Error).message } })()
+  t.notMatch(url, /hunter2/, 'a password in a URL is not repeated')
 })

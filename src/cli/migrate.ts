@@ -1,9 +1,11 @@
 // npm run migrate: applies pending migrations (under the same advisory lock as server start).
-import { loadConfig } from '../config.js'
-import { openDatabase } from '../db/client.js'
+import { commandConfig, openForCommand } from './open.js'
 
-const config = loadConfig()
-const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
-await database.migrate()
-await database.close()
-console.log(`Migrations applied (${database.driver}).`)
+const config = commandConfig()
+const database = await openForCommand(config, 'migrate command', 'the server applied every migration when it started; stop it to run this.')
+try {
+  const { applied, total } = await database.migrate()
+  console.log(`Migrations: ${applied} applied, ${total} in all (${database.where}).`)
+} finally {
+  await database.close()
+}

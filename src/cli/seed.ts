@@ -1,15 +1,15 @@
 // npm run seed [-- --force]: loads the demo newsroom (see seed-data.ts) into an empty database.
 // With --force it seeds even when articles exist; generated slugs then get -2 suffixes.
 import { parseArgs } from 'node:util'
-import { loadConfig, mediaDirOf } from '../config.js'
+import { mediaDirOf } from '../config.js'
 import { localStore } from '../modules/photos/storage.js'
-import { openDatabase } from '../db/client.js'
+import { commandConfig, openForCommand } from './open.js'
 import { hasContent, seedDemo } from './seed-data.js'
 
 const { values } = parseArgs({ options: { force: { type: 'boolean', default: false } } })
 
-const config = loadConfig()
-const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR })
+const config = commandConfig()
+const database = await openForCommand(config, 'seed command', 'the server seeds an empty embedded database when it starts; stop it to seed again with --force.')
 try {
   await database.migrate()
   if (!values.force && await hasContent(database.db)) {

@@ -1,12 +1,13 @@
 // Opens the database: PostgreSQL through pg when a URL is given, else the embedded PGlite.
 // Both come back as the same drizzle interface, so every query runs unchanged on either.
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'drizzle-orm/logger'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { sql } from 'drizzle-orm'
 import * as schema from './schema.js'
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js'
+import { waitForServer } from './connect-errors.js'
 
 export type Schema = typeof schema
 /** The database or a transaction: services accept either. */
@@ -20,6 +21,12 @@ export type DatabaseOptions = {
   poolSize?: number
   /** Called for every SQL statement; tests count queries with it. */
   onQuery?: (query: string) => void
+  /** Who takes an embedded database folder (its lock says so to a second process). */
+  holder?: string
+  /** How long to wait for a PostgreSQL server that is starting or not yet reachable. */
+  connectWaitMs?: number
+  /** Told of each failed attempt while waiting. */
+  onRetry?: (error: Error, waitMs: number) => void
 }
 
 export type Subscription = { close: () => Promise<void> }
@@ -33,8 +40,13 @@ export type Database = {
    */
   listen: (channel: string, onMessage: (payload: string) => void, onLost: () => void) => Promise<Subscription>
   notify: (channel: string, payload: string) => Promise<void>
-  migrate: () => Promise<void>
+  /** Applies pending migrations; says how many it applied and how many there are. */
+  migrate: () => Promise<{ applied: number, total: number }>
   ping: () => Promise<void>
+  /** Where the data lives, for people: an embedded folder, or host, port and database. */
+  where: string
+  /** The embedded folder's lock, held until close. */
+  lock?: DataDirLock
   close: () => Promise<void>
 }
 
@@ -56,26 +68,48 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const logger: Logger | undefined = options.onQuery
     ? { logQuery: (query) => options.onQuery!(query) }
     : undefined
-  return options.url ? openPostgres(options.url, options.poolSize ?? 10, logger) : openPglite(options, logger)
+  return options.url ? openPostgres(options.url, options, logger) : openPglite(options, logger)
 }
 
-async function openPostgres(url: string, poolSize: number, logger?: Logger): Promise<Database> {
+const appliedMigrations = sql`select count(*)::int as n from drizzle.__drizzle_migrations`
+const countApplied = async (run: () => Promise<unknown>) => {
+  const result = await run().catch(() => ({ rows: [{ n: 0 }] })) as { rows: Array<{ n: number }> }
+  return result.rows[0].n
+}
+
+/** Where a PostgreSQL URL points, without its password. */
+export function describeUrl (url: string) {
+  const u = new URL(url)
+  return `PostgreSQL database "${decodeURIComponent(u.pathname.slice(1)) || '(default)'}" at ${u.hostname || 'localhost'}:${u.port || '5432'}`
+}
+
+async function openPostgres(url: string, options: DatabaseOptions, logger?: Logger): Promise<Database> {
   const pg = await import('pg')
   const { drizzle } = await import('drizzle-orm/node-postgres')
   const { migrate } = await import('drizzle-orm/node-postgres/migrator')
-  const pool = new pg.default.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 })
+  const pool = new pg.default.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 })
   // An idle client that loses its server must not crash the process; the next query reconnects.
   pool.on('error', () => {})
+  try {
+    await waitForServer(() => pool.query('select 1'), url, options.connectWaitMs ?? 0, options.onRetry)
+  } catch (error) {
+    await pool.end().catch(() => {})
+    throw error
+  }
   const db = drizzle(pool, { schema, logger }) as unknown as Db
   return {
     db,
     driver: 'pg',
+    where: describeUrl(url),
     async migrate () {
       // Several instances may start together: one migrates, the others wait and find nothing to do.
       const client = await pool.connect()
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
+        const before = await countApplied(() => db.execute(appliedMigrations))
         await migrate(drizzle(pool, { schema }), { migrationsFolder })
+        const total = await countApplied(() => db.execute(appliedMigrations))
+        return { applied: total - before, total }
       } finally {
         await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
         client.release()
@@ -93,19 +127,34 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
   const { drizzle } = await import('drizzle-orm/pglite')
   const { migrate } = await import('drizzle-orm/pglite/migrator')
   let dataDir: string | undefined
+  let lock: DataDirLock | undefined
   if (!options.inMemory) {
-    dataDir = path.resolve(options.dataDir ?? './data', 'pglite')
-    // PGlite cannot create a data folder whose parent is missing.
-    await mkdir(path.dirname(dataDir), { recursive: true })
+    const folder = path.resolve(options.dataDir ?? './data')
+    // Taken before PGlite touches the folder: a second process must never open it.
+    lock = await lockDataDir(folder, options.holder ?? 'server')
+    dataDir = path.join(folder, 'pglite')
   }
-  const client = new PGlite(dataDir)
-  await client.waitReady
+  let client: InstanceType<typeof PGlite>
+  try {
+    client = new PGlite(dataDir)
+    await client.waitReady
+  } catch (error) {
+    await lock?.release()
+    throw error
+  }
   const db = drizzle(client, { schema, logger }) as unknown as Db
   return {
     db,
     driver: 'pglite',
-    // PGlite lives in this process alone, so no lock is needed.
-    async migrate () { await migrate(drizzle(client, { schema }), { migrationsFolder }) },
+    where: dataDir ? `embedded PGlite in ${path.join(options.dataDir ?? './data', 'pglite')}` : 'embedded PGlite in memory',
+    lock,
+    // The folder's lock keeps every other process out, so no database lock is needed.
+    async migrate () {
+      const before = await countApplied(() => db.execute(appliedMigrations))
+      await migrate(drizzle(client, { schema }), { migrationsFolder })
+      const total = await countApplied(() => db.execute(appliedMigrations))
+      return { applied: total - before, total }
+    },
     async ping () { await db.execute(sql`select 1`) },
     async listen (channel, onMessage) {
       const stop = await client.listen(channel, onMessage)
@@ -113,7 +162,10 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
       return { close: () => (client.closed ? Promise.resolve() : stop()) }
     },
     async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload})`) },
-    close: once(() => client.close())
+    close: once(async () => {
+      await client.close()
+      await lock?.release()
+    })
   }
 }
 
