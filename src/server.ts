@@ -90,6 +90,9 @@ if (database.lock) {
   await database.lock.advertise(channel.socket)
 }
 
+// Asked before listening, so the start's last lines come together.
+const noAdmin = !(await firstAdmin(database.db))
+
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
@@ -113,4 +116,4 @@ const port = typeof address === 'object' && address ? address.port : config.PORT
 // An address that listens everywhere is reached as localhost from this machine.
 const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? 'localhost' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST
 log.info(`API docs: http://${host}:${port}/docs`)
-if (!(await firstAdmin(database.db))) log.info(`No admin yet: create a first token with  ${tokenCommand}`)
+if (noAdmin) log.info(`No admin yet: create a first token with  ${tokenCommand}`)

@@ -52,7 +52,8 @@ export type Server = {
 
 /**
  * Starts `src/server.ts` as `npm start` does (node --import tsx), on a port of its own, and
- * waits for its "API docs" line; rejects with its output if it exits first.
+ * waits for its "API docs" line (the hint for a first token, if any, is written with it);
+ * rejects with its output if it exits first.
  */
 export function startServer (t: Test, env: Record<string, string>): Promise<Server> {
   const child = spawnClean(process.execPath, ['--import', 'tsx', 'src/server.ts'], cleanEnv({ PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', SEED_DEMO: 'false', ...env }))
