@@ -10,6 +10,7 @@ import { openDatabase, type Database, type Db } from './db/client.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
+import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
@@ -142,10 +143,12 @@ export async function buildApp (options: AppOptions) {
   await app.register(securityHeaders, {
     // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
     crossOriginResourcePolicy: { policy: 'cross-origin' },
-    // The API serves JSON; the interactive docs page needs its own scripts and styles.
-    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'] } }
+    // The API serves JSON; the interactive docs page needs its own scripts and styles. No
+    // `upgrade-insecure-requests`: on plain HTTP at any address but localhost it sends the docs
+    // page's own assets to https, where nothing answers, and over https they are https already.
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': null } }
   })
-  await app.register(cors, { origin: config.CORS_ORIGIN === '*' ? '*' : config.CORS_ORIGIN.split(','), exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] })
+  await app.register(cors, corsOptions(config.CORS_ORIGIN))
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
   if (redis) {

@@ -5,6 +5,9 @@ import t from 'tap'
 import { openDatabase } from '../src/db/client.js'
 import { build, call, openTestDatabase, testDatabaseUrl } from './helper.js'
 
+/** The response headers a script on another origin may read, in the order they are sent. */
+const EXPOSED = 'ETag, Location, Retry-After, X-Request-Id, RateLimit, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
+
 t.test('errors, limits and headers', async (t) => {
   const h = await build(t, { env: { BODY_LIMIT_BYTES: '2048' } })
   const { app } = h
@@ -57,10 +60,11 @@ t.test('errors, limits and headers', async (t) => {
     const res = await app.inject({ method: 'GET', url: '/v1/sections', headers: { origin: 'https://news.example' } })
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.equal(res.headers['access-control-allow-origin'], '*')
-    t.match(String(res.headers['access-control-expose-headers']), /ETag/)
-    // helmet's defaults, with our CSP and cross-origin resource policy, on every response.
+    t.equal(res.headers['access-control-expose-headers'], EXPOSED, 'what a script may read')
+    // helmet's defaults, with our CSP and cross-origin resource policy, on every response. The CSP
+    // has no `upgrade-insecure-requests`: /docs must load over plain HTTP at any address.
     const expected: Record<string, string> = {
-      'content-security-policy': "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data: https:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+      'content-security-policy': "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data: https:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'",
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-resource-policy': 'cross-origin',
       'origin-agent-cluster': '?1',
@@ -90,6 +94,29 @@ t.test('errors, limits and headers', async (t) => {
     const docs = await call(app, 'GET', '/docs/')
     t.equal(docs.statusCode, 200)
     t.match(docs.headers['content-type'], /text\/html/)
+    t.match(docs.body, '<title>Dateline API</title>')
+    const init = await call(app, 'GET', '/docs/static/swagger-initializer.js')
+    t.match(init.body, '"urls":[{"url":"/openapi.json","name":"Dateline API"}]', 'the page reads /openapi.json')
+  })
+
+  t.test('a preflight allows every method and the request headers the API reads, for two hours', async (t) => {
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/articles/00000000-0000-4000-8000-000000000000',
+      headers: { origin: 'https://editor.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type,if-match' }
+    })
+    t.equal(res.statusCode, 204)
+    t.equal(res.body, '')
+    t.equal(res.headers['access-control-allow-origin'], '*')
+    t.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, POST, PATCH, DELETE')
+    t.equal(res.headers['access-control-allow-headers'], 'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id')
+    t.equal(res.headers['access-control-max-age'], '7200', "Chromium's cap")
+    t.equal(res.headers['access-control-expose-headers'], EXPOSED)
+    // Every method of every documented route (GET routes answer HEAD too).
+    const allowed = String(res.headers['access-control-allow-methods']).split(', ')
+    const used = new Set(Object.values(app.swagger().paths ?? {}).flatMap((ops) => Object.keys(ops ?? {}).map((m) => m.toUpperCase())))
+    t.ok(used.size >= 4)
+    for (const method of used) t.ok(allowed.includes(method), `${method} is allowed`)
   })
 
   t.test('a conditional GET gets 304 with no body', async (t) => {
@@ -101,6 +128,26 @@ t.test('errors, limits and headers', async (t) => {
     t.equal(again.headers.etag, etag)
   })
 })
+
+t.test('with a list of origins, each allowed origin is named and no other', async (t) => {
+  const { app } = await build(t, { env: { CORS_ORIGIN: 'https://a.test, https://b.test' } })
+  const preflight = (origin: string) => app.inject({
+    method: 'OPTIONS', url: '/v1/sections', headers: { origin, 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' }
+  })
+  for (const origin of ['https://a.test', 'https://b.test']) {
+    const res = await preflight(origin)
+    t.equal(res.statusCode, 204)
+    t.equal(res.headers['access-control-allow-origin'], origin, `${origin}: named (spaces around the comma are fine)`)
+    t.match(res.headers.vary, /\bOrigin\b/, 'the answer differs by Origin')
+    t.match(res.headers['access-control-allow-methods'], /\bDELETE\b/)
+    t.equal(res.headers['access-control-max-age'], '7200')
+  }
+  t.notOk((await preflight('https://evil.test')).headers['access-control-allow-origin'], 'another origin is not allowed')
+  const read = await app.inject({ method: 'GET', url: '/v1/sections', headers: { origin: 'https://b.test' } })
+  t.equal(read.headers['access-control-allow-origin'], 'https://b.test')
+  t.equal(read.headers['access-control-expose-headers'], EXPOSED)
+})
+
 
 t.test('when the database goes away, requests get 503 with Retry-After', async (t) => {
   const h = await build(t)

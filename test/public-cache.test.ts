@@ -216,6 +216,8 @@ t.test('over a socket, a hit is answered before Fastify, with the headers of the
   for (const name of ['etag', 'cache-control', 'content-type', 'content-length', 'x-content-type-options', 'strict-transport-security', 'access-control-allow-origin', 'access-control-expose-headers', 'vary']) {
     t.equal(hit.headers.get(name), miss.headers.get(name), `${name} as computed for the miss`)
   }
+  t.equal(hit.headers.get('access-control-allow-origin'), '*')
+  t.match(hit.headers.get('access-control-expose-headers'), /^ETag, Location, /)
   t.match(hit.headers.get('x-request-id'), /^[0-9a-f-]{36}$/)
   t.not(hit.headers.get('x-request-id'), miss.headers.get('x-request-id'))
   t.equal((await get(url, { 'x-request-id': 'trace-42' })).headers.get('x-request-id'), 'trace-42', "a caller's request id is kept")
@@ -280,6 +282,7 @@ t.test('with some origins allowed, each origin has its own cached answer', async
   t.equal(a.headers['x-cache'], 'hit')
   t.equal(h.app.publicCache.stats.early, early + 1, 'from the server path')
   t.equal(a.headers['access-control-allow-origin'], 'https://a.test')
+  t.match(a.headers['access-control-expose-headers'], /^ETag, Location, /, 'and what a script may read')
   t.match(a.headers.vary, /\bOrigin\b/, "CORS's Vary: Origin is kept")
   t.match(a.headers.vary, /\bAuthorization\b/)
   const b = await read('https://b.test')

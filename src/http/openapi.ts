@@ -44,6 +44,12 @@ export default fp(async function openapi (app: FastifyInstance) {
     // Name components after their $id, so the committed document does not churn.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The page reads the document at /openapi.json, the one place it is served from: with `urls`,
+  // swagger-ui loads that and not the plugin's own /docs/json.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    theme: { title: 'Dateline API' },
+    uiConfig: { urls: [{ url: '/openapi.json', name: 'Dateline API' }] }
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'openapi' })
