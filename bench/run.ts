@@ -643,9 +643,8 @@ async function main () {
     const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'dateline-bench-media-'))
     process.on('exit', () => rmSync(mediaDir, { recursive: true, force: true }))
     serverEnv.MEDIA_DIR = mediaDir
-    // The server as it is deployed: compiled, as `npm start` runs it.
+    // The server as it is deployed: compiled, as the Docker image runs it (`npm run start:dist`).
     log('Building the API server...')
-    // `npm run build`, as `npm start` does before it runs the server.
     const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, encoding: 'utf8' })
     if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`)
     log('Starting the API server...')
