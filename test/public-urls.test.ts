@@ -215,18 +215,18 @@ t.test('MEDIA_URL alone: media on the CDN, API paths relative; BODY_PHOTO_SIZES 
   t.ok(tags.flatMap((tag) => (tag.attrs.srcset ? candidates(tag.attrs.srcset) : [])).every((c) => c.url.startsWith('https://cdn.example.net/')))
 })
 
-t.test('a photo without renditions gets a plain <img>; renditions of an external photo make its srcset', async (t) => {
+t.test('a photo without renditions gets a plain <img>; renditions of an external photo make its srcset (one candidate a width; a trailing comma, which srcset would cut, encoded)', async (t) => {
   const h = await build(t, { env: { PUBLIC_URL: 'https://api.example.com' } })
   const post = async (body: Json) => expectStatus(await call(h.app, 'POST', '/v1/photos', { token: h.editor.token, body }), 201)
   const plain = await post({ url: 'https://img.example/plain.jpg', altText: 'Plain', width: 800, height: 600 })
   const sized = await post({
     url: '/images/big.jpg', mimeType: 'image/jpeg', width: 2000, height: 1000,
-    renditions: [{ width: 1000, url: '/images/big-1000.jpg' }, { width: 500, url: 'https://img.example/big-500.jpg' }]
+    renditions: [{ width: 1000, url: '/images/big-1000.jpg' }, { width: 500, url: 'https://img.example/big-500.jpg,' }, { width: 1000, url: '/images/again-1000.jpg' }]
   })
   const a = await makeArticle(h, { headline: 'External', body: [{ type: 'photo', photoId: plain.id }, { type: 'photo', photoId: sized.id }] })
   t.equal(a.bodyHtml, [
     '<figure class="photo"><img src="https://img.example/plain.jpg" width="800" height="600" alt="Plain" loading="lazy" decoding="async"></figure>',
-    '<figure class="photo"><img src="https://api.example.com/images/big.jpg" srcset="https://img.example/big-500.jpg 500w, https://api.example.com/images/big-1000.jpg 1000w, https://api.example.com/images/big.jpg 2000w" ' +
+    '<figure class="photo"><img src="https://api.example.com/images/big.jpg" srcset="https://img.example/big-500.jpg%2C 500w, https://api.example.com/images/big-1000.jpg 1000w, https://api.example.com/images/big.jpg 2000w" ' +
       `sizes="${SIZES}" width="2000" height="1000" alt="" loading="lazy" decoding="async"></figure>`
   ].join('\n'))
 })

@@ -117,7 +117,9 @@ function pictureOf (p: RenderPhoto, ctx: RenderContext): string {
   }
   const ownSet = byType.get(own) ?? []
   if (p.renditions.length > 0 && p.width !== null && !ownSet.some((r) => r.width === p.width)) ownSet.push({ width: p.width, url: p.url })
-  const sorted = (list: Array<{ width: number, url: string }>) => [...list].sort((a, b) => a.width - b.width)
+  // One candidate a width: a srcset with two of the same width is invalid.
+  const sorted = (list: Array<{ width: number, url: string }>) =>
+    [...new Map(list.map((c) => [c.width, c] as const).reverse()).values()].sort((a, b) => a.width - b.width)
   // The original's own format needs no <source> when nothing better comes before it.
   const types = MODERN.filter((t) => byType.has(t))
   while (types.length > 0 && types[types.length - 1] === own) types.pop()
