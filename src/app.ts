@@ -7,6 +7,7 @@ import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
 import { mediaDirOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
+import { publicUrls, type PublicUrls } from './lib/public-urls.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
@@ -43,6 +44,8 @@ declare module 'fastify' {
     database: Database
     db: Db
     config: Config
+    /** Turns server paths into the URLs clients get (PUBLIC_URL, MEDIA_URL). */
+    publicUrls: PublicUrls
     /** The clock; tests pass their own. */
     now: () => Date
   }
@@ -117,6 +120,7 @@ export async function buildApp (options: AppOptions) {
   app.decorate('database', database)
   app.decorate('db', database.db)
   app.decorate('config', config)
+  app.decorate('publicUrls', publicUrls(config))
   app.decorate('now', options.now ?? (() => new Date()))
 
   const cache = new PublicCache({

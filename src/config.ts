@@ -3,6 +3,10 @@ import path from 'node:path'
 import { Type, type Static, type TSchema } from 'typebox'
 import Value from 'typebox/value'
 
+// A base URL: scheme, host (name, IPv4 or [IPv6]), optional port and path; no credentials, query or
+// fragment, and no character that would need escaping in a URL.
+const PUBLIC_BASE = '^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&*+;=:@/-]*)?$'
+
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ default: '0.0.0.0' }),
@@ -33,8 +37,15 @@ export const ConfigSchema = Type.Object({
   PUBLIC_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 20_000 }),
   PUBLIC_CACHE_MAX_MB: Type.Integer({ minimum: 1, default: 128 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
-  // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug.
+  // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug. It names a
+  // page of the site that shows articles, not of the API, so PUBLIC_URL is not put in front of it.
   ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),
+  // The API's public address: with it every URL the API returns (photos, bodyHtml, Location) is absolute.
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: PUBLIC_BASE, description: 'an absolute http(s) URL without query or fragment, e.g. https://api.example.com or https://example.com/api' })),
+  // Replaces PUBLIC_URL/media in media URLs, e.g. a CDN in front of /media; works without PUBLIC_URL too.
+  MEDIA_URL: Type.Optional(Type.String({ pattern: PUBLIC_BASE, description: 'an absolute http(s) URL without query or fragment, e.g. https://cdn.example.com/media' })),
+  // `sizes` of the photos in bodyHtml: how wide the site shows them, so a browser picks a rendition.
+  BODY_PHOTO_SIZES: Type.String({ minLength: 1, maxLength: 500, default: '(min-width: 720px) 720px, 100vw' }),
   CORS_ORIGIN: Type.String({ default: '*' }),
   // Shared store for rate limits across instances; without it limits are per process.
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
@@ -79,6 +90,8 @@ function allowed (schema: Described): string {
     default:
       if (schema.pattern === '^postgres(ql)?://') return 'a URL that starts with postgres:// or postgresql://'
       if (schema.pattern === '^rediss?://') return 'a URL that starts with redis:// or rediss://'
+      // A pattern is no explanation: a setting that describes itself is named by its description.
+      if (schema.pattern && schema.description) return schema.description
       if (schema.pattern) return `text matching ${schema.pattern}`
       return schema.minLength ? `text of at least ${schema.minLength} characters` : 'text'
   }
@@ -104,5 +117,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = bad.map((key) => `${key}=${shown(key, env[key] ?? '')} is not allowed: ${key} takes ${allowed(properties[key])}.`)
     throw new ConfigError(lines.join('\n'))
   }
-  return candidate as Config
+  const config = candidate as Config
+  // One spelling of each base, so that joining a path never doubles a slash.
+  for (const key of ['PUBLIC_URL', 'MEDIA_URL'] as const) if (config[key]) config[key] = config[key].replace(/\/+$/, '')
+  return config
 }

@@ -28,7 +28,7 @@ t.test('articles: body blocks', async (t) => {
       '<p>Water rose <em>fast</em>.</p>',
       '<h2>What happened</h2>',
       '<blockquote><p>We lost everything.</p><cite>A farmer</cite></blockquote>',
-      '<figure class="photo"><img src="https://img.example/dam.jpg" alt="The dam" width="1200" height="800"><figcaption>The dam at <strong>dawn</strong> <span class="credit">PHOTO: &quot;AP&quot; &amp; co</span></figcaption></figure>',
+      '<figure class="photo"><img src="https://img.example/dam.jpg" width="1200" height="800" alt="The dam" loading="lazy" decoding="async"><figcaption>The dam at <strong>dawn</strong> <span class="credit">PHOTO: &quot;AP&quot; &amp; co</span></figcaption></figure>',
       `<aside class="related"><p>Also read: <a href="/articles/${target.slug}">Dams &amp; &quot;rivers&quot; &lt;fall&gt;</a></p></aside>`,
       '<ol><li>First</li><li>Second</li></ol>',
       '<figure class="embed"><a href="https://video.example/watch?v=1&amp;t=2" rel="noopener noreferrer">https://video.example/watch?v=1&amp;t=2</a></figure>'
@@ -45,8 +45,8 @@ t.test('articles: body blocks', async (t) => {
     const bare = await makePhoto(h, { url: 'https://img.example/bare.jpg', caption: null, credit: null, altText: null, width: null, height: null })
     const a = await makeArticle(h, { headline: 'Photo captions', body: [{ type: 'photo', photoId: photo.id }, { type: 'photo', photoId: bare.id }] })
     t.equal(a.bodyHtml, [
-      '<figure class="photo"><img src="https://img.example/dam.jpg" alt="The dam" width="1200" height="800"><figcaption>Own &lt;caption&gt; <span class="credit">PHOTO: &quot;AP&quot; &amp; co</span></figcaption></figure>',
-      '<figure class="photo"><img src="https://img.example/bare.jpg" alt=""></figure>'
+      '<figure class="photo"><img src="https://img.example/dam.jpg" width="1200" height="800" alt="The dam" loading="lazy" decoding="async"><figcaption>Own &lt;caption&gt; <span class="credit">PHOTO: &quot;AP&quot; &amp; co</span></figcaption></figure>',
+      '<figure class="photo"><img src="https://img.example/bare.jpg" alt="" loading="lazy" decoding="async"></figure>'
     ].join('\n'))
   })
 

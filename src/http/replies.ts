@@ -10,9 +10,12 @@ export function one<T extends { version: number }> (reply: FastifyReply, row: T)
   return row
 }
 
+/** Location of a path of this API: absolute when PUBLIC_URL is set. */
+export const location = (reply: FastifyReply, path: string) => reply.header('location', reply.server.publicUrls.api(path))
+
 /** 201 Created with a Location header. */
 export function created<T extends { id: string, version: number }> (reply: FastifyReply, request: FastifyRequest, row: T) {
   const base = request.url.split('?')[0].replace(/\/$/, '')
-  reply.code(201).header('location', `${base}/${row.id}`)
+  location(reply.code(201), `${base}/${row.id}`)
   return one(reply, row)
 }

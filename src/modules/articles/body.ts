@@ -76,16 +76,61 @@ export function derived (body: Block[], standfirst: string | null) {
 export const photoIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'photo' ? [b.photoId] : [])))]
 export const relatedIdsOf = (blocks: Block[]) => [...new Set(blocks.flatMap((b) => (b.type === 'related' ? [b.articleId] : [])))]
 
-export type RenderPhoto = { url: string, altText: string | null, caption: string | null, credit: string | null, width: number | null, height: number | null }
+export type RenderPhoto = {
+  url: string, altText: string | null, caption: string | null, credit: string | null,
+  width: number | null, height: number | null, mimeType: string | null,
+  renditions: Array<{ width: number, url: string, mimeType?: string }>
+}
 export type RenderArticle = { headline: string, slug: string }
 export type RenderContext = {
   photos: Map<string, RenderPhoto>
   /** Only the related articles the reader may see; others are left out of the page. */
   related: Map<string, RenderArticle>
   articleUrl: (slug: string) => string
+  /** A stored photo URL as readers should fetch it (PUBLIC_URL, MEDIA_URL). */
+  mediaUrl: (url: string) => string
+  /** The `sizes` attribute that goes with every srcset. */
+  photoSizes: string
 }
 
 const attr = (name: string, value: string | number | null) => (value === null ? '' : ` ${name}="${escapeHtml(String(value))}"`)
+
+/** Formats worth offering before the original's own, best first. */
+const MODERN = ['image/avif', 'image/webp']
+
+// A srcset candidate's URL ends at whitespace, and trailing commas are cut from it.
+const srcsetUrl = (url: string) => url.replace(/\s|,+$/g, (c) => encodeURIComponent(c))
+const srcset = (list: Array<{ width: number, url: string }>, ctx: RenderContext) =>
+  list.map((c) => `${srcsetUrl(ctx.mediaUrl(c.url))} ${c.width}w`).join(', ')
+
+/**
+ * A photo as <picture>: a <source> for each modern format among the renditions, then an <img>
+ * with the original's own format (every width, the original at its own), so each browser takes
+ * the best format it can show at the width the layout needs. Without renditions, a plain <img>.
+ */
+function pictureOf (p: RenderPhoto, ctx: RenderContext): string {
+  const own = p.mimeType ?? ''
+  const byType = new Map<string, Array<{ width: number, url: string }>>()
+  for (const r of p.renditions) {
+    const type = r.mimeType ?? own
+    byType.set(type, [...(byType.get(type) ?? []), r])
+  }
+  const ownSet = byType.get(own) ?? []
+  if (p.renditions.length > 0 && p.width !== null && !ownSet.some((r) => r.width === p.width)) ownSet.push({ width: p.width, url: p.url })
+  // One candidate a width: a srcset with two of the same width is invalid.
+  const sorted = (list: Array<{ width: number, url: string }>) =>
+    [...new Map(list.map((c) => [c.width, c] as const).reverse()).values()].sort((a, b) => a.width - b.width)
+  // The original's own format needs no <source> when nothing better comes before it.
+  const types = MODERN.filter((t) => byType.has(t))
+  while (types.length > 0 && types[types.length - 1] === own) types.pop()
+  const sizes = attr('sizes', ctx.photoSizes)
+  const img = `<img${attr('src', ctx.mediaUrl(p.url))}` +
+    (ownSet.length > 0 ? `${attr('srcset', srcset(sorted(ownSet), ctx))}${sizes}` : '') +
+    `${attr('width', p.width)}${attr('height', p.height)}${attr('alt', p.altText ?? '')} loading="lazy" decoding="async">`
+  if (types.length === 0) return img
+  const sources = types.map((t) => `<source${attr('type', t)}${attr('srcset', srcset(sorted(t === own ? ownSet : byType.get(t)!), ctx))}${sizes}>`)
+  return `<picture>${sources.join('')}${img}</picture>`
+}
 
 export function renderBlocks (blocks: Block[], ctx: RenderContext): string {
   const out: string[] = []
@@ -107,7 +152,7 @@ export function renderBlocks (blocks: Block[], ctx: RenderContext): string {
         const caption = b.caption ?? (p.caption ? escapeHtml(p.caption) : '')
         const credit = p.credit ? `<span class="credit">${escapeHtml(p.credit)}</span>` : ''
         const figcaption = caption || credit ? `<figcaption>${caption}${caption && credit ? ' ' : ''}${credit}</figcaption>` : ''
-        out.push(`<figure class="photo"><img${attr('src', p.url)}${attr('alt', p.altText ?? '')}${attr('width', p.width)}${attr('height', p.height)}>${figcaption}</figure>`)
+        out.push(`<figure class="photo">${pictureOf(p, ctx)}${figcaption}</figure>`)
         break
       }
       case 'related': {

@@ -4,7 +4,9 @@ import { and, asc, eq, getTableColumns, inArray, lte, sql, type Placeholder, typ
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import { wire } from '../../http/wire.js'
+import type { PublicUrls } from '../../lib/public-urls.js'
 import { presentAuthors } from '../authors/service.js'
+import { presentPhoto } from '../photos/present.js'
 import { photosByIds } from '../photos/service.js'
 import { photoIdsOf, relatedIdsOf, renderBlocks } from './body.js'
 import type { ArticleInclude, Block } from './schemas.js'
@@ -46,6 +48,9 @@ export type View = {
   /** Lists leave the body out unless `fields` asks for it. */
   summary: boolean
   articleUrl: (slug: string) => string
+  urls: PublicUrls
+  /** `sizes` of the photos in bodyHtml. */
+  photoSizes: string
 }
 
 const bodyFields = ['body', 'bodyHtml']
@@ -99,7 +104,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       .where(inArray(articleAuthors.articleId, ids)).orderBy(asc(articleAuthors.articleId), asc(articleAuthors.position))
     : []
   const presentedAuthors = inc.has('authors')
-    ? new Map((await presentAuthors(db, [...new Map(bylines.map((b) => [b.author.id, b.author])).values()], { include: new Set(), staff: view.staff })).map((a) => [a.id, a]))
+    ? new Map((await presentAuthors(db, [...new Map(bylines.map((b) => [b.author.id, b.author])).values()], { include: new Set(), staff: view.staff, urls: view.urls })).map((a) => [a.id, a]))
     : undefined
   const byArticleAuthors = groupBy(bylines, (b) => b.articleId, (b) => b.author.id)
 
@@ -135,7 +140,13 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       ? await db.select({ id: articles.id, slug: articles.slug, headline: articles.headline }).from(articles)
         .where(view.staff ? inArray(articles.id, relatedIds) : and(inArray(articles.id, relatedIds), publicArticles(view.now)))
       : []
-    const ctx = { photos: photoMap, related: new Map(visible.map((a) => [a.id, a])), articleUrl: view.articleUrl }
+    const ctx = {
+      photos: photoMap,
+      related: new Map(visible.map((a) => [a.id, a])),
+      articleUrl: view.articleUrl,
+      mediaUrl: view.urls.media,
+      photoSizes: view.photoSizes
+    }
     renderHtml = (b) => renderBlocks(b, ctx)
   }
 
@@ -168,7 +179,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       seo: { title: row.seoTitle, description: row.seoDescription }
     }
     if (inc.has('authors')) full.authors = authorIds.map((id) => wire(presentedAuthors!.get(id)!))
-    if (inc.has('leadPhoto')) full.leadPhoto = photo && wire({ ...photo, caption: row.leadPhotoCaption ?? photo.caption })
+    if (inc.has('leadPhoto')) full.leadPhoto = photo && wire(presentPhoto({ ...photo, caption: row.leadPhotoCaption ?? photo.caption }, view.urls))
     const section = row.sectionId ? sectionMap.get(row.sectionId) : undefined
     if (inc.has('section')) full.section = section ? wire(section) : null
     if (inc.has('tags')) full.tags = (byArticleTags.get(row.id) ?? []).map(wire)

@@ -6,7 +6,7 @@ import { hasRole } from '../../http/auth.js'
 import { setVersion } from '../../http/caching.js'
 import { AppError } from '../../http/errors.js'
 import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
-import { ifMatch } from '../../http/replies.js'
+import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { presentArticles, type LoadedRow, type View } from './present.js'
 import {
@@ -39,7 +39,9 @@ const articleRoutes: Routes = async (app) => {
     include: parseInclude(query.include, articleIncludes),
     fields: parseFields(query.fields, fields),
     summary,
-    articleUrl
+    articleUrl,
+    urls: app.publicUrls,
+    photoSizes: app.config.BODY_PHOTO_SIZES
   })
 
   async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}) {
@@ -83,7 +85,7 @@ const articleRoutes: Routes = async (app) => {
     schema: { operationId: 'createArticle', summary: 'Create a draft article', tags, body: CreateArticleBody, response: { 201: ref(ArticleSchema), ...errorResponses(409) } }
   }, async (request, reply) => {
     const { id, row } = await createArticle(app.db, request.body, request.principal, app.now())
-    reply.code(201).header('location', `/v1/articles/${id}`)
+    location(reply.code(201), `/v1/articles/${id}`)
     return row ? one(request, reply, row) : reload(request, reply, id)
   })
 

@@ -64,7 +64,7 @@ export const ArticleSchema = Type.Object({
   standfirst: Nullable(Type.String()),
   dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".' })),
   body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it.' }),
-  bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. Not in lists unless `fields` asks for it.' }),
+  bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. A photo is a `<figure class="photo">`: a `<picture>` with a WebP `<source>`, `srcset` of every rendition, `sizes`, `width`, `height`, `alt` and `loading="lazy"`, then a `<figcaption>` with the credit in `<span class="credit">`. Not in lists unless `fields` asks for it.' }),
   excerpt: Type.String(),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),

@@ -13,7 +13,7 @@ const fields = fieldNames(AuthorSchema)
 
 const authorRoutes: Routes = async (app) => {
   const view = (request: FastifyRequest, include?: string) =>
-    ({ include: parseInclude(include, authorIncludes), staff: request.principal !== null })
+    ({ include: parseInclude(include, authorIncludes), staff: request.principal !== null, urls: app.publicUrls })
 
   async function present (request: FastifyRequest, row: AuthorRow, query: { fields?: string, include?: string }) {
     const chosen = parseFields(query.fields, fields)

@@ -9,11 +9,13 @@ import { uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { withSlug } from '../../lib/writes.js'
 import { wire } from '../../http/wire.js'
+import type { PublicUrls } from '../../lib/public-urls.js'
+import { presentPhoto } from '../photos/present.js'
 import { photosByIds, type PhotoRow } from '../photos/service.js'
 import type { CreateAuthor, ListAuthors, UpdateAuthor } from './schemas.js'
 
 export type AuthorRow = typeof authors.$inferSelect
-export type AuthorView = { include: Set<'avatar'>, staff: boolean }
+export type AuthorView = { include: Set<'avatar'>, staff: boolean, urls: PublicUrls }
 export type AuthorOut = Omit<AuthorRow, 'version' | 'email'> & { email?: string | null, avatar?: Record<string, unknown> | null }
 
 const sorts: Record<string, SortField> = {
@@ -21,9 +23,9 @@ const sorts: Record<string, SortField> = {
   createdAt: { expr: authors.createdAt, kind: 'date' }
 }
 
-const avatarOf = (avatars: Map<string, PhotoRow>, id: string | null) => {
+const avatarOf = (avatars: Map<string, PhotoRow>, id: string | null, urls: PublicUrls) => {
   const photo = id ? avatars.get(id) : undefined
-  return photo ? wire(photo) : null
+  return photo ? wire(presentPhoto(photo, urls)) : null
 }
 
 /** Shapes rows for a reader: embeds avatars with one query, hides email from the public. */
@@ -34,7 +36,7 @@ export async function presentAuthors (db: Db, rows: AuthorRow[], view: AuthorVie
   return rows.map(({ version: _v, email, ...rest }) => ({
     ...rest,
     ...(view.staff && { email }),
-    ...(avatars && { avatar: avatarOf(avatars, rest.avatarId) })
+    ...(avatars && { avatar: avatarOf(avatars, rest.avatarId, view.urls) })
   }))
 }
 

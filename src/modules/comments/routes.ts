@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import { tooManyRequests } from '../../http/rate-limit.js'
-import { ifMatch } from '../../http/replies.js'
+import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schemas.js'
 import type { Routes } from '../../http/type-provider.js'
 import { setVersion } from '../../http/caching.js'
@@ -68,7 +68,7 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
       const { row, replyingTo } = await postComment(app.db, request.params.id, request.body, {
         clientHash: await opts.hashClient(request.ip), screen: opts.screen, maxDepth: opts.maxDepth, now: app.now()
       })
-      reply.code(201).header('location', `/v1/comments/${row.id}`)
+      location(reply.code(201), `/v1/comments/${row.id}`)
       return presentComment(row, { staff: request.principal !== null, replyingTo })
     })
   }

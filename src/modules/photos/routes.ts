@@ -8,6 +8,7 @@ import { AppError, invalidField } from '../../http/errors.js'
 import { fieldNames, parseFields, pickFields } from '../../http/fields.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { FieldsQuery, IdParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { presentPhoto, storedPhotoUrls } from './present.js'
 import { RENDITION_WIDTHS } from './process.js'
 import { CreatePhotoBody, ListPhotosQuery, PhotoSchema, UpdatePhotoBody, UploadPhotoFields, type CreatePhoto, type UploadPhoto } from './schemas.js'
 import { createPhoto, createUploadedPhoto, deletePhoto, getPhoto, listPhotos, removeFilesIfUnused, updatePhoto, type PhotoRow } from './service.js'
@@ -30,6 +31,7 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
   await app.register(multipart)
   // The uploaded file, from preValidation to the handler.
   const uploads = new WeakMap<FastifyRequest, Buffer | undefined>()
+  const present = (row: PhotoRow) => presentPhoto(row, app.publicUrls)
 
   app.get('/', {
     config: { access: 'public' },
@@ -37,14 +39,14 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
   }, async (request) => {
     const chosen = parseFields(request.query.fields, fields)
     const result = await listPhotos(app.db, request.query)
-    return { data: result.data.map((r) => pickFields(r, chosen)), meta: result.meta }
+    return { data: result.data.map((r) => pickFields(present(r), chosen)), meta: result.meta }
   })
 
   app.get('/:id', {
     config: { access: 'public' },
     schema: { operationId: 'getPhoto', summary: 'Get a photo', tags, params: IdParams, querystring: FieldsOnly, response: { 200: ref(PhotoSchema), ...errorResponses(404) } }
   }, async (request, reply) =>
-    pickFields(one(reply, await getPhoto(app.db, request.params.id)), parseFields(request.query.fields, fields)))
+    pickFields(one(reply, present(await getPhoto(app.db, request.params.id))), parseFields(request.query.fields, fields)))
 
   // One route, two bodies: JSON for a photo hosted elsewhere, multipart for an upload.
   app.post('/', {
@@ -65,18 +67,18 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     }
   }, async (request, reply) => {
     const by = request.principal!.userId
-    if (!request.isMultipart()) return created(reply, request, await createPhoto(app.db, request.body as CreatePhoto, by, app.now()))
+    if (!request.isMultipart()) return created(reply, request, present(await createPhoto(app.db, storedPhotoUrls(request.body as CreatePhoto, app.publicUrls), by, app.now())))
     const file = uploads.get(request)
     if (!file || file.length === 0) throw invalidField('/file', 'is required: the image to upload')
     const row = await createUploadedPhoto(app.db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, maxPixels: opts.maxPixels, now: app.now() })
-    return created(reply, request, row)
+    return created(reply, request, present(row))
   })
 
   app.patch('/:id', {
     config: { access: 'author' },
     schema: { operationId: 'updatePhoto', summary: 'Update a photo\'s metadata', tags, params: IdParams, body: UpdatePhotoBody, response: { 200: ref(PhotoSchema), ...errorResponses(404, 412) } }
   }, async (request, reply) =>
-    one(reply, await updatePhoto(app.db, request.params.id, request.body, ifMatch(request), app.now(), ownPhotoOnly(request))))
+    one(reply, present(await updatePhoto(app.db, request.params.id, storedPhotoUrls(request.body, app.publicUrls), ifMatch(request), app.now(), ownPhotoOnly(request)))))
 
   app.delete('/:id', {
     config: { access: 'author' },

@@ -22,8 +22,8 @@ export const PhotoSchema = Type.Object({
   height: Type.Union([Type.Integer(), Type.Null()]),
   mimeType: Type.Union([Type.String(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()]),
-  url: Type.String(),
-  renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String(), mimeType: Type.Optional(Type.String()) }), { description: 'Sizes for srcset: for an upload, each width in the original format and in WebP, never wider than the original.' }),
+  url: Type.String({ description: 'The image. Absolute when the server has PUBLIC_URL or MEDIA_URL set, a path on this server otherwise; a photo added by an outside URL keeps it.' }),
+  renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String(), mimeType: Type.Optional(Type.String()) }), { description: 'Sizes for srcset: for an upload, each width in the original format and in WebP, never wider than the original. URLs as `url`.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema)
 }, { $id: 'Photo', additionalProperties: false })

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { hasRole } from '../../http/auth.js'
 import { AppError } from '../../http/errors.js'
+import { location } from '../../http/replies.js'
 import { IdParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { CreateTokenBody, CreatedTokenSchema, ListTokensQuery, TokenSchema } from '../users/schemas.js'
 import { getUser } from '../users/service.js'
@@ -39,7 +40,7 @@ const tokenRoutes: Routes = async (app) => {
       throw new AppError('VALIDATION_FAILED', 'expiresAt must be in the future.', { errors: [{ path: '/expiresAt', in: 'body', message: 'must be in the future' }] })
     }
     const { row, secret } = await createToken(app.db, { userId, label: request.body.label, expiresAt })
-    reply.code(201).header('location', `/v1/tokens/${row.id}`).header('cache-control', 'no-store')
+    location(reply.code(201), `/v1/tokens/${row.id}`).header('cache-control', 'no-store')
     return { ...publicToken(row), token: secret }
   })
 
