@@ -68,6 +68,7 @@ export const ArticleSchema = Type.Object({
   excerpt: Type.String(),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),
+  firstPublishedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'When the article first went public (while scheduled for the first time: when it will). Set once: publishing again after an unpublish or archive restores it as `publishedAt` unless the editor gives another time.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema),
   authorIds: Type.Array(ref(IdSchema), { description: 'The byline, in order.' }),
@@ -118,7 +119,10 @@ export type UpdateArticle = Static<typeof UpdateArticleBody>
 
 export const PublishBody = Type.Object({
   publishedAt: Type.Optional(ref(DateTimeSchema))
-}, { additionalProperties: false, description: 'A future publishedAt schedules the article; a past one backdates it; none publishes now.' })
+}, {
+  additionalProperties: false,
+  description: 'A future publishedAt schedules the article; a past one backdates it. Without one, a published or scheduled article keeps its time, an article taken down (unpublished or archived) after it went public returns at its `firstPublishedAt`, and any other publishes now.'
+})
 
 export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
 export type ArticleInclude = (typeof articleIncludes)[number]

@@ -340,24 +340,39 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
 
 export type Transition = 'publish' | 'unpublish' | 'archive'
 
+/**
+ * When an article goes public: the editor's `publishedAt` if given; else a published or scheduled
+ * article keeps its time (publishing again does not move it to the top), and one taken down
+ * (draft or archived) that had already gone public goes back to its first publication time.
+ * Anything else (never public, or a schedule withdrawn before it came) publishes now.
+ */
+export function publicationTimes (current: Pick<LoadedRow, 'status' | 'publishedAt' | 'firstPublishedAt'>, now: Date, given?: Date) {
+  const live = current.status === 'published' || current.status === 'scheduled'
+  const wentPublic = current.firstPublishedAt !== null && current.firstPublishedAt <= now ? current.firstPublishedAt : null
+  const publishedAt = given ?? (live ? current.publishedAt : null) ?? wentPublic ?? now
+  // Set once the article has been public; until then it follows the (first) schedule.
+  return { publishedAt, firstPublishedAt: wentPublic ?? publishedAt }
+}
+
 export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: number[], now: Date, publishedAt?: string, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
     let next: Partial<typeof articles.$inferInsert>
+    // A schedule withdrawn before its time never made the article public: it leaves no first
+    // publication behind, or a later publish would put the story back at a time it never ran.
+    const neverPublic = current.firstPublishedAt !== null && current.firstPublishedAt > opts.now ? { firstPublishedAt: null } : {}
     if (transition === 'publish') {
-      // Publishing a published article again keeps its time, so it does not jump to the top.
-      const already = current.status === 'published' || current.status === 'scheduled' ? current.publishedAt : null
-      const at = opts.publishedAt ? new Date(opts.publishedAt) : already ?? opts.now
-      next = { status: at > opts.now ? 'scheduled' : 'published', publishedAt: at }
+      const times = publicationTimes(current, opts.now, opts.publishedAt ? new Date(opts.publishedAt) : undefined)
+      next = { status: times.publishedAt > opts.now ? 'scheduled' : 'published', ...times }
     } else if (transition === 'unpublish') {
       if (current.status !== 'published' && current.status !== 'scheduled') {
         throw new AppError('INVALID_STATE', `Only a published or scheduled article can be unpublished; this one is ${current.status}.`)
       }
-      next = { status: 'draft', publishedAt: null }
+      next = { status: 'draft', publishedAt: null, ...neverPublic }
     } else {
       if (current.status === 'archived') throw new AppError('INVALID_STATE', 'The article is already archived.')
-      next = { status: 'archived' }
+      next = { status: 'archived', ...neverPublic }
     }
     await tx.update(articles).set({ ...next, version: current.version + 1, updatedAt: opts.now }).where(eq(articles.id, id))
     return id
