@@ -1,5 +1,6 @@
 // Articles: the story, its byline, its pictures and its place in sections and tags.
 import { Type, type Static, type TSchema } from 'typebox'
+import { anyOfQuery } from '../../http/filters.js'
 import { sortQuery } from '../../http/pagination.js'
 import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, SlugSchema, ref } from '../../http/schemas.js'
 import { AuthorSchema } from '../authors/schemas.js'
@@ -129,7 +130,6 @@ export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 
 const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.` }))
-const Ref = Type.String({ minLength: 1, maxLength: 120, description: 'An id or a slug.' })
 
 export const ListArticlesQuery = Type.Object({
   ...PaginationQuery.properties,
@@ -137,9 +137,9 @@ export const ListArticlesQuery = Type.Object({
   include: IncludeQuery,
   sort: sortQuery([...articleSorts], '-publishedAt (or relevance with `q`)'),
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
-  section: Type.Optional(Ref),
-  tag: Type.Optional(Ref),
-  author: Type.Optional(Ref),
+  section: anyOfQuery('section'),
+  tag: anyOfQuery('tag'),
+  author: anyOfQuery('author'),
   status: Type.Optional({ ...Status, description: 'Staff only, except `published`.' }),
   publishedAfter: Type.Optional(ref(DateTimeSchema)),
   publishedBefore: Type.Optional(ref(DateTimeSchema))
