@@ -11,7 +11,7 @@ import type { Principal } from '../../http/auth.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
 import { anyOf } from '../../http/filters.js'
-import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { baseSlug, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
 import { insertWithSlug, withSlug } from '../../lib/writes.js'
@@ -121,7 +121,9 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   }
   const rows = await db.select({ ...columns, sortValue: sql<unknown>`${sort.field.expr}` }).from(articles)
     .where(and(scope, where)).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue)
+  // Over the same scope as the pages: with relevance, the ranked window is all a walk can reach.
+  const total = await totalOf(db, query.total, articles, scope)
+  return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue, total)
 }
 
 export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>): Promise<LoadedRow> {
@@ -415,14 +417,15 @@ export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: numbe
 
 // ---- revisions -------------------------------------------------------------------------
 
-export async function listRevisions (db: Db, articleId: string, limit: number, cursorRaw: string | undefined) {
+export async function listRevisions (db: Db, articleId: string, { limit, cursor: cursorRaw, total }: { limit: number, cursor?: string, total?: boolean }) {
   await getArticleRow(db, { id: articleId }, { staff: true, now: new Date(0) })
   // Newest first by the version each revision captured: unique per article and strictly
   // increasing, unlike createdAt, which two quick edits (or a frozen clock) can share.
   const sort = parseSort('-articleVersion', { articleVersion: { expr: articleRevisions.articleVersion, kind: 'number' } }, '-articleVersion')
   const { where, orderBy } = keyset(sort, articleRevisions.id, decodeCursor(cursorRaw, sort))
-  const rows = await db.select().from(articleRevisions).where(and(eq(articleRevisions.articleId, articleId), where)).orderBy(...orderBy).limit(limit + 1)
-  return paginate(rows, limit, sort, (r) => r.articleVersion)
+  const ofArticle = eq(articleRevisions.articleId, articleId)
+  const rows = await db.select().from(articleRevisions).where(and(ofArticle, where)).orderBy(...orderBy).limit(limit + 1)
+  return paginate(rows, limit, sort, (r) => r.articleVersion, await totalOf(db, total, articleRevisions, ofArticle))
 }
 
 export async function getRevision (db: Db, articleId: string, revisionId: string) {
