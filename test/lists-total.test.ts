@@ -79,7 +79,7 @@ t.test('lists: total on request', async (t) => {
 
   t.test('no total unless asked; total=false is the same; other values are a 400', async (t) => {
     for (const list of lists) {
-      for (const query of [{}, { total: 'false' }]) {
+      for (const query of [{}, { total: 'false' }] as Array<Record<string, string>>) {
         const page = expectStatus(await call(h.app, 'GET', list.url, { token: list.token, query: { ...list.query, ...query } }), 200)
         t.strictSame(Object.keys(page.meta).sort(), ['limit', 'nextCursor'], `${list.name} ${JSON.stringify(query)}`)
       }
