@@ -370,7 +370,7 @@ export type Transition = 'publish' | 'unpublish' | 'archive'
  * (draft or archived) that had already gone public goes back to its first publication time.
  * Anything else (never public, or a schedule withdrawn before it came) publishes now.
  */
-export function publicationTimes (current: Pick<LoadedRow, 'status' | 'publishedAt' | 'firstPublishedAt'>, now: Date, given?: Date) {
+function publicationTimes (current: Pick<LoadedRow, 'status' | 'publishedAt' | 'firstPublishedAt'>, now: Date, given?: Date) {
   const live = current.status === 'published' || current.status === 'scheduled'
   const wentPublic = current.firstPublishedAt !== null && current.firstPublishedAt <= now ? current.firstPublishedAt : null
   const publishedAt = given ?? (live ? current.publishedAt : null) ?? wentPublic ?? now
