@@ -624,6 +624,7 @@ export async function seed (options: SeedOptions): Promise<SeedResult> {
           auto_excerpt: d.autoExcerpt,
           status: s.status,
           published_at: s.publishedAt === null ? null : iso(s.publishedAt),
+          first_published_at: s.publishedAt === null ? null : iso(s.publishedAt),
           lead_photo_id: art.chance(0.7) ? photoIds[art.int(photoIds.length)] : null,
           lead_photo_caption: art.chance(0.1) ? text.sentence().text : null,
           section_id: sections[sectionZipf.sample(art)].id,
@@ -732,7 +733,7 @@ const authorColumns: Columns = {
 }
 const articleColumns: Columns = {
   id: 'uuid', slug: 'text', headline: 'text', standfirst: 'text', dateline: 'text', body: 'jsonb', body_text: 'text',
-  custom_excerpt: 'text', auto_excerpt: 'text', status: 'article_status', published_at: 'timestamptz', lead_photo_id: 'uuid',
+  custom_excerpt: 'text', auto_excerpt: 'text', status: 'article_status', published_at: 'timestamptz', first_published_at: 'timestamptz', lead_photo_id: 'uuid',
   lead_photo_caption: 'text', section_id: 'uuid', comments_open: 'boolean', word_count: 'integer', reading_time_minutes: 'integer',
   seo_title: 'text', seo_description: 'text', comment_count: 'integer', created_at: 'timestamptz', updated_at: 'timestamptz'
 }

@@ -144,6 +144,103 @@ t.test('articles: visibility and publishing', async (t) => {
     t.equal(expectStatus(await call(h.app, 'POST', `/v1/articles/${a.id}/publish`, { token: h.editor.token }), 200).status, 'published')
   })
 
+  t.test('publishing again keeps the first publication time; an explicit publishedAt overrides', async (t) => {
+    const section = await makeSection(h, 'Republish')
+    const front = async () =>
+      expectStatus(await call(h.app, 'GET', '/v1/articles', { query: { section: section.id } }), 200).data.map((a: any) => a.headline)
+    const act = async (id: string, transition: string, body?: unknown) =>
+      expectStatus(await call(h.app, 'POST', `/v1/articles/${id}/${transition}`, { token: h.editor.token, body }), 200)
+
+    const first = now.toISOString()
+    const story = await published(h, { headline: 'Legal fix', sectionId: section.id })
+    t.equal(story.publishedAt, first)
+    t.equal(story.firstPublishedAt, first, 'set at the first publication')
+    now = at(now, 60)
+    await published(h, { headline: 'Later story', sectionId: section.id })
+    t.strictSame(await front(), ['Later story', 'Legal fix'])
+
+    now = at(now, 60)
+    const archived = await act(story.id, 'archive')
+    t.equal(archived.firstPublishedAt, first, 'an archived article keeps it')
+    t.strictSame(await front(), ['Later story'])
+    now = at(now, 60)
+    const back = await act(story.id, 'publish')
+    t.equal(back.status, 'published')
+    t.equal(back.publishedAt, first, 'an archived article comes back at its first publication time')
+    t.equal(back.firstPublishedAt, first)
+    t.strictSame(await front(), ['Later story', 'Legal fix'], 'in its old place, not at the top')
+
+    now = at(now, 60)
+    const pulled = await act(story.id, 'unpublish')
+    t.equal(pulled.publishedAt, null)
+    t.equal(pulled.firstPublishedAt, first, 'an unpublished draft still shows when it first went out')
+    now = at(now, 60)
+    t.equal((await act(story.id, 'publish')).publishedAt, first, 'an unpublished article too')
+    t.equal((await rowOf(story.id)).publishedAt?.toISOString(), first)
+
+    const redated = await act(story.id, 'publish', { publishedAt: now.toISOString() })
+    t.equal(redated.publishedAt, now.toISOString(), 'an explicit publishedAt overrides')
+    t.equal(redated.firstPublishedAt, first, 'and firstPublishedAt stays')
+    t.strictSame(await front(), ['Legal fix', 'Later story'])
+    const backdated = await act(story.id, 'publish', { publishedAt: '2020-01-01T00:00:00.000Z' })
+    t.equal(backdated.publishedAt, '2020-01-01T00:00:00.000Z')
+    t.equal(backdated.firstPublishedAt, first, 'an earlier time does not rewrite the first publication either')
+    t.equal(expectStatus(await call(h.app, 'GET', `/v1/articles/${story.id}`), 200).firstPublishedAt, first, 'readers see it')
+    const row = await rowOf(story.id)
+    t.equal(row.firstPublishedAt?.toISOString(), first)
+
+    // A revision restored leaves the publication times alone: they are not part of a snapshot.
+    expectStatus(await call(h.app, 'PATCH', `/v1/articles/${story.id}`, { token: h.editor.token, body: { headline: 'Legal fix, corrected' } }), 200)
+    const [revision] = expectStatus(await call(h.app, 'GET', `/v1/articles/${story.id}/revisions`, { token: h.editor.token }), 200).data
+    t.notOk('publishedAt' in revision.snapshot || 'firstPublishedAt' in revision.snapshot)
+    const restored = expectStatus(await call(h.app, 'POST', `/v1/articles/${story.id}/revisions/${revision.id}/restore`, { token: h.editor.token }), 200)
+    t.equal(restored.headline, 'Legal fix')
+    t.strictSame([restored.publishedAt, restored.firstPublishedAt], ['2020-01-01T00:00:00.000Z', first])
+  })
+
+  t.test('a schedule withdrawn before its time leaves no first publication', async (t) => {
+    const act = async (id: string, transition: string, body?: unknown) =>
+      expectStatus(await call(h.app, 'POST', `/v1/articles/${id}/${transition}`, { token: h.editor.token, body }), 200)
+    const never = (await makeArticle(h, { headline: 'Never first' })).id
+    t.equal(expectStatus(await call(h.app, 'GET', `/v1/articles/${never}`, { token: h.editor.token }), 200).firstPublishedAt, null, 'a draft has none')
+
+    // Scheduled, then pulled before its time: publishing again without a time publishes now.
+    const when = at(now, 30).toISOString()
+    const scheduled = await published(h, { headline: 'Pulled schedule' }, when)
+    t.equal(scheduled.status, 'scheduled')
+    t.equal(scheduled.firstPublishedAt, when, 'a first schedule says when it will go out')
+    const moved = await act(scheduled.id, 'publish', { publishedAt: at(now, 20).toISOString() })
+    t.equal(moved.firstPublishedAt, at(now, 20).toISOString(), 'and follows the schedule while it has not gone out')
+    t.equal((await act(scheduled.id, 'unpublish')).firstPublishedAt, null, 'withdrawn before its time: cleared')
+    now = at(now, 45)
+    const out = await act(scheduled.id, 'publish')
+    t.equal(out.status, 'published')
+    t.equal(out.publishedAt, now.toISOString(), 'the withdrawn time is not brought back: it publishes now')
+    t.equal(out.firstPublishedAt, now.toISOString())
+
+    // Archived before its time: the same.
+    const archivedEarly = await published(h, { headline: 'Archived schedule' }, at(now, 30).toISOString())
+    t.equal((await act(archivedEarly.id, 'archive')).firstPublishedAt, null)
+    now = at(now, 45)
+    t.equal((await act(archivedEarly.id, 'publish')).publishedAt, now.toISOString())
+
+    // Scheduled and gone out by itself, then pulled: it had been public, so it returns at that time.
+    const ranAt = at(now, 10).toISOString()
+    const ran = await published(h, { headline: 'Ran on schedule' }, ranAt)
+    now = at(now, 15)
+    t.equal(expectStatus(await call(h.app, 'GET', `/v1/articles/${ran.id}`), 200).firstPublishedAt, ranAt)
+    t.equal((await act(ran.id, 'unpublish')).firstPublishedAt, ranAt, 'kept: it did go out')
+    now = at(now, 60)
+    const again = await act(ran.id, 'publish')
+    t.strictSame([again.status, again.publishedAt, again.firstPublishedAt], ['published', ranAt, ranAt])
+
+    // A schedule given again to an article that has been public keeps its first publication.
+    const later = at(now, 120).toISOString()
+    const rescheduled = await act(ran.id, 'publish', { publishedAt: later })
+    t.strictSame([rescheduled.status, rescheduled.publishedAt, rescheduled.firstPublishedAt], ['scheduled', later, ranAt])
+    t.equal((await act(ran.id, 'publish')).publishedAt, later, 'a scheduled article published again without a time keeps its schedule')
+  })
+
   t.test('only editors and admins change status', async (t) => {
     const a = await makeArticle(h, { headline: 'Author wants to publish' }, h.author.token)
     const before = await rowOf(a.id)

@@ -34,6 +34,7 @@ t.test('articles: create, read, update, delete', async (t) => {
       excerpt: 'Rivers burst their banks',
       status: 'draft',
       publishedAt: null,
+      firstPublishedAt: null,
       createdAt: a.createdAt,
       updatedAt: a.updatedAt,
       authorIds: [h.author.authorId],

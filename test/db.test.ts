@@ -1,11 +1,11 @@
 // The database layer: migrations are idempotent and safe to run from several instances at
 // once; the embedded database keeps its data in its folder across restarts.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { openDatabase } from '../src/db/client.js'
+import { migrationsFolder, openDatabase } from '../src/db/client.js'
 import { sections } from '../src/db/schema.js'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { openTestDatabase, testDatabaseUrl } from './helper.js'
@@ -36,6 +36,34 @@ t.test('several instances can migrate the same PostgreSQL database at once', { s
   await database.migrate()
   const again = await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
   t.equal(Number((again as unknown as { rows: Array<{ n: number }> }).rows[0].n), n, 'each migration applied once')
+})
+
+t.test('the firstPublishedAt migration fills in the articles that had gone public', async (t) => {
+  // The schema as it was before the migration: a migrations folder that stops at 0000.
+  const before = await mkdtemp(path.join(os.tmpdir(), 'dateline-migrations-'))
+  t.teardown(() => rm(before, { recursive: true, force: true }))
+  const journal = JSON.parse(await readFile(path.join(migrationsFolder, 'meta/_journal.json'), 'utf8'))
+  const upTo = journal.entries.findIndex((e: { tag: string }) => e.tag.endsWith('_first_published_at'))
+  t.ok(upTo > 0)
+  await mkdir(path.join(before, 'meta'))
+  await writeFile(path.join(before, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.slice(0, upTo) }))
+  for (const e of journal.entries.slice(0, upTo)) await copyFile(path.join(migrationsFolder, `${e.tag}.sql`), path.join(before, `${e.tag}.sql`))
+
+  const { database } = await openTestDatabase(t)
+  const { migrate } = database.driver === 'pg' ? await import('drizzle-orm/node-postgres/migrator') : await import('drizzle-orm/pglite/migrator')
+  await migrate(database.db as never, { migrationsFolder: before })
+  const rows = [
+    ['published', '2020-01-01T00:00:00Z'], ['scheduled', '2099-01-01T00:00:00Z'], ['archived', '2021-01-01T00:00:00Z'],
+    ['archived', '2099-01-01T00:00:00Z'], ['archived', null], ['draft', null]
+  ] as const
+  for (const [i, [status, at]] of rows.entries()) {
+    await database.db.execute(sql`insert into articles (slug, headline, status, published_at) values (${`a-${i}`}, 'A', ${status}::article_status, ${at}::timestamptz)`)
+  }
+  await database.migrate()
+  const result = await database.db.execute(sql`select slug, status, published_at = first_published_at as same, first_published_at is null as unset from articles order by slug`)
+  const got = (result as unknown as { rows: Array<{ slug: string, same: boolean | null, unset: boolean }> }).rows
+  t.strictSame(got.map((r) => r.unset ? 'none' : r.same ? 'publishedAt' : 'other'), ['publishedAt', 'publishedAt', 'publishedAt', 'none', 'none', 'none'],
+    'published and scheduled ones from publishedAt, archived ones that had gone out too; the rest none')
 })
 
 t.test('config is validated at start', async (t) => {

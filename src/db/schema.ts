@@ -98,6 +98,9 @@ export const articles = pgTable('articles', {
   autoExcerpt: text('auto_excerpt').notNull().default(''),
   status: articleStatus('status').notNull().default('draft'),
   publishedAt: time('published_at'),
+  // When the article first went public (or, scheduled for the first time, will): set once, so a
+  // story taken down and put back keeps its place. See changeStatus.
+  firstPublishedAt: time('first_published_at'),
   leadPhotoId: uuid('lead_photo_id').references(() => photos.id, { onDelete: 'restrict' }),
   leadPhotoCaption: text('lead_photo_caption'),
   sectionId: uuid('section_id').references(() => sections.id, { onDelete: 'restrict' }),

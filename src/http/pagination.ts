@@ -1,7 +1,8 @@
 // Keyset (cursor) pagination: page 1000 costs what page 1 costs, and inserts never shift a page.
-import { and, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
-import type { AnyPgColumn } from 'drizzle-orm/pg-core'
+import { and, count, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { Type } from 'typebox'
+import type { Db } from '../db/client.js'
 import { AppError } from './errors.js'
 
 export type SortKind = 'date' | 'string' | 'number'
@@ -68,8 +69,18 @@ export function keyset (sort: Sort, idColumn: AnyPgColumn, cursor: Cursor | unde
   return { where: nullable ? or(after, isNull(expr)) : after, orderBy }
 }
 
+/**
+ * `total=true`: how many rows the list's filters match, whatever the cursor. A count reads every
+ * matching row (the page reads `limit` of them), so it runs only for a request that asks.
+ */
+export async function totalOf (db: Db, asked: boolean | undefined, from: PgTable, where: SQL | undefined): Promise<number | undefined> {
+  if (!asked) return undefined
+  const [row] = await db.select({ n: count() }).from(from).where(where)
+  return row.n
+}
+
 /** Cuts the extra row fetched to learn whether another page exists, and makes its cursor. */
-export function paginate<T extends { id: string }> (rows: T[], limit: number, sort: Sort, valueOf: (row: T) => unknown) {
+export function paginate<T extends { id: string }> (rows: T[], limit: number, sort: Sort, valueOf: (row: T) => unknown, total?: number) {
   const hasMore = rows.length > limit
   const data = hasMore ? rows.slice(0, limit) : rows
   let nextCursor: string | null = null
@@ -79,5 +90,5 @@ export function paginate<T extends { id: string }> (rows: T[], limit: number, so
     const v: CursorValue = raw instanceof Date ? raw.toISOString() : (raw as CursorValue) ?? null
     nextCursor = Buffer.from(JSON.stringify({ s: sort.name, v, id: last.id })).toString('base64url')
   }
-  return { data, meta: { limit, nextCursor } }
+  return { data, meta: { limit, nextCursor, ...(total !== undefined && { total }) } }
 }

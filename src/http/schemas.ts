@@ -41,7 +41,8 @@ export type Problem = Static<typeof ProblemSchema>
 
 export const PageMetaSchema = Type.Object({
   limit: Type.Integer(),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page.' })
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page.' }),
+  total: Type.Optional(Type.Integer({ minimum: 0, description: 'With `total=true` only: how many items the filters match across all pages.' }))
 }, { $id: 'PageMeta' })
 
 export const sharedSchemas = [IdSchema, DateTimeSchema, SlugSchema, ProblemSchema, PageMetaSchema]
@@ -56,7 +57,10 @@ export function page<T extends TSchema>(item: T) {
 
 export const PaginationQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1 to 100.' }),
-  cursor: Type.Optional(Type.String({ maxLength: 500, description: 'The `meta.nextCursor` of the previous page.' }))
+  cursor: Type.Optional(Type.String({ maxLength: 500, description: 'The `meta.nextCursor` of the previous page.' })),
+  total: Type.Optional(Type.Boolean({
+    description: '`true` adds `meta.total`, the number of items the filters match across all pages. It costs a count over every matching row on each request that asks (a page alone reads only its own rows), so ask once, not on every page.'
+  }))
 })
 
 export const FieldsQuery = Type.Object({

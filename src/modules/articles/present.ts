@@ -164,6 +164,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       excerpt: row.customExcerpt ?? row.autoExcerpt,
       status: effectiveStatus(row, view.now),
       publishedAt: row.publishedAt,
+      firstPublishedAt: row.firstPublishedAt,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
       authorIds,

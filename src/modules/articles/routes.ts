@@ -130,7 +130,7 @@ const articleRoutes: Routes = async (app) => {
   app.get('/:id/revisions', {
     config: { access: 'author' },
     schema: { operationId: 'listArticleRevisions', summary: 'List an article\'s earlier versions, newest first', tags, params: IdParams, querystring: ListRevisionsQuery, response: { 200: page(ref(RevisionSchema)), ...errorResponses(404) } }
-  }, async (request) => listRevisions(app.db, request.params.id, request.query.limit, request.query.cursor))
+  }, async (request) => listRevisions(app.db, request.params.id, request.query))
 
   app.post('/:id/revisions/:revisionId/restore', {
     config: { access: 'author' },

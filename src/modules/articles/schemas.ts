@@ -1,5 +1,6 @@
 // Articles: the story, its byline, its pictures and its place in sections and tags.
 import { Type, type Static, type TSchema } from 'typebox'
+import { anyOfQuery } from '../../http/filters.js'
 import { sortQuery } from '../../http/pagination.js'
 import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, SlugSchema, ref } from '../../http/schemas.js'
 import { AuthorSchema } from '../authors/schemas.js'
@@ -68,6 +69,7 @@ export const ArticleSchema = Type.Object({
   excerpt: Type.String(),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),
+  firstPublishedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'When the article first went public (while scheduled for the first time: when it will). Set once: publishing again after an unpublish or archive restores it as `publishedAt` unless the editor gives another time.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema),
   authorIds: Type.Array(ref(IdSchema), { description: 'The byline, in order.' }),
@@ -118,14 +120,16 @@ export type UpdateArticle = Static<typeof UpdateArticleBody>
 
 export const PublishBody = Type.Object({
   publishedAt: Type.Optional(ref(DateTimeSchema))
-}, { additionalProperties: false, description: 'A future publishedAt schedules the article; a past one backdates it; none publishes now.' })
+}, {
+  additionalProperties: false,
+  description: 'A future publishedAt schedules the article; a past one backdates it. Without one, a published or scheduled article keeps its time, an article taken down (unpublished or archived) after it went public returns at its `firstPublishedAt`, and any other publishes now.'
+})
 
 export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
 export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 
 const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.` }))
-const Ref = Type.String({ minLength: 1, maxLength: 120, description: 'An id or a slug.' })
 
 export const ListArticlesQuery = Type.Object({
   ...PaginationQuery.properties,
@@ -133,9 +137,9 @@ export const ListArticlesQuery = Type.Object({
   include: IncludeQuery,
   sort: sortQuery([...articleSorts], '-publishedAt (or relevance with `q`)'),
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
-  section: Type.Optional(Ref),
-  tag: Type.Optional(Ref),
-  author: Type.Optional(Ref),
+  section: anyOfQuery('section'),
+  tag: anyOfQuery('tag'),
+  author: anyOfQuery('author'),
   status: Type.Optional({ ...Status, description: 'Staff only, except `published`.' }),
   publishedAfter: Type.Optional(ref(DateTimeSchema)),
   publishedBefore: Type.Optional(ref(DateTimeSchema))

@@ -2,6 +2,7 @@
 // body photos consistent in one transaction, status changes, and revisions.
 import { randomUUID } from 'node:crypto'
 import { and, asc, eq, gte, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import { unionAll } from 'drizzle-orm/pg-core'
 import type { Db } from '../../db/client.js'
 import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
@@ -9,7 +10,8 @@ import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, ar
 import type { Principal } from '../../http/auth.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { anyOf } from '../../http/filters.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { baseSlug, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
 import { insertWithSlug, withSlug } from '../../lib/writes.js'
@@ -38,18 +40,21 @@ function sortFields (q: string | undefined, staff: boolean): Record<string, Sort
   return fields
 }
 
-function filters (query: ListArticles, view: View): SQL[] {
+type Refs = { section?: string[], tag?: string[], author?: string[] }
+
+function filters (query: ListArticles, refs: Refs, view: View): SQL[] {
   const where: SQL[] = []
   if (!view.staff) where.push(publicArticles(view.now))
   if (query.status === 'published') where.push(view.staff ? or(eq(articles.status, 'published'), and(eq(articles.status, 'scheduled'), lte(articles.publishedAt, view.now)))! : sql`true`)
   else if (query.status === 'scheduled') where.push(and(eq(articles.status, 'scheduled'), sql`${articles.publishedAt} > ${view.now}`)!)
   else if (query.status !== undefined) where.push(eq(articles.status, query.status))
-  if (query.section !== undefined) where.push(eq(articles.sectionId, query.section))
-  if (query.tag !== undefined) {
-    where.push(sql`exists (select 1 from ${articleTags} where ${articleTags.articleId} = ${articles.id} and ${articleTags.tagId} = ${query.tag}::uuid)`)
+  if (refs.section) where.push(inArray(articles.sectionId, refs.section))
+  // EXISTS rather than a join: an article with two of the tags asked for is still one row.
+  if (refs.tag) {
+    where.push(sql`exists (select 1 from ${articleTags} where ${articleTags.articleId} = ${articles.id} and ${inArray(articleTags.tagId, refs.tag)})`)
   }
-  if (query.author !== undefined) {
-    where.push(sql`exists (select 1 from ${articleAuthors} where ${articleAuthors.articleId} = ${articles.id} and ${articleAuthors.authorId} = ${query.author}::uuid)`)
+  if (refs.author) {
+    where.push(sql`exists (select 1 from ${articleAuthors} where ${articleAuthors.articleId} = ${articles.id} and ${inArray(articleAuthors.authorId, refs.author)})`)
   }
   if (query.publishedAfter !== undefined) where.push(gte(articles.publishedAt, new Date(query.publishedAfter)))
   if (query.publishedBefore !== undefined) where.push(lte(articles.publishedAt, new Date(query.publishedBefore)))
@@ -60,25 +65,42 @@ function filters (query: ListArticles, view: View): SQL[] {
 /** How many of the newest matches a search ranks by relevance. */
 export const SEARCH_RANK_WINDOW = 1000
 
-// An id that matches nothing: a filter by an unknown slug gives an empty list.
-const NO_ID = '00000000-0000-0000-0000-000000000000'
+const refTables = { section: sections, tag: tags as unknown as typeof sections, author: authors as unknown as typeof sections }
 
 /**
- * Filters by slug become filters by id first: the planner estimates a known id far better than
- * a subquery, which made it walk thousands of rows for a popular tag.
+ * The section, tag and author filters (each any of several ids or slugs) become ids, all in one
+ * query: the planner estimates known ids far better than a subquery, which made it walk
+ * thousands of rows for a popular tag. A value that matches nothing is a 400 naming it, not an
+ * empty page that looks like "no stories".
  */
-async function resolveSlugs (db: Db, query: ListArticles): Promise<ListArticles> {
-  const resolve = async (value: string | undefined, table: typeof sections | typeof tags | typeof authors) => {
-    if (value === undefined || isUuid(value)) return value
-    const [row] = await db.select({ id: table.id }).from(table).where(eq(table.slug, value))
-    return row?.id ?? NO_ID
+async function resolveRefs (db: Db, query: ListArticles): Promise<Refs> {
+  const asked = (['section', 'tag', 'author'] as const).flatMap((kind) => {
+    const values = anyOf(kind, query[kind])
+    return values ? [{ kind, values }] : []
+  })
+  if (asked.length === 0) return {}
+  const branches = asked.map(({ kind, values }) => {
+    const t = refTables[kind]
+    const ids = values.filter(isUuid)
+    const slugs = values.filter((v) => !isUuid(v))
+    return db.select({ kind: sql<string>`${sql.raw(`'${kind}'`)}`.as('kind'), id: t.id, slug: t.slug }).from(t)
+      .where(or(ids.length > 0 ? inArray(t.id, ids) : undefined, slugs.length > 0 ? inArray(t.slug, slugs) : undefined))
+  })
+  const found = await (branches.length === 1 ? branches[0] : unionAll(branches[0], branches[1], ...branches.slice(2)))
+  const refs: Refs = {}
+  const errors: Array<{ path: string, in: 'query', message: string }> = []
+  for (const { kind, values } of asked) {
+    const rows = found.filter((r) => r.kind === kind)
+    const ids = new Set<string>()
+    for (const value of values) {
+      const row = rows.find((r) => (isUuid(value) ? r.id === value.toLowerCase() : r.slug === value))
+      if (row) ids.add(row.id)
+      else errors.push({ path: `/${kind}`, in: 'query', message: `no ${kind} "${value}"` })
+    }
+    refs[kind] = [...ids]
   }
-  return {
-    ...query,
-    section: await resolve(query.section, sections),
-    tag: await resolve(query.tag, tags as unknown as typeof sections),
-    author: await resolve(query.author, authors)
-  }
+  if (errors.length > 0) throw new AppError('VALIDATION_FAILED', errors.map((e) => `${e.path.slice(1)}: ${e.message}`).join('; '), { errors })
+  return refs
 }
 
 export async function listArticles (db: Db, query: ListArticles, view: View) {
@@ -89,7 +111,7 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   const cursor = decodeCursor(query.cursor, sort)
   const { where, orderBy } = keyset(sort, articles.id, cursor)
   const columns = needsBody(view) ? fullColumns : summaryColumns
-  let scope = and(...filters(await resolveSlugs(db, query), view))
+  let scope = and(...filters(query, await resolveRefs(db, query), view))
   if (sort.name.endsWith('relevance')) {
     // Ranking reads every candidate's document; a common word matches tens of thousands.
     // Only the newest matches are ranked, found by walking the date index.
@@ -99,7 +121,9 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   }
   const rows = await db.select({ ...columns, sortValue: sql<unknown>`${sort.field.expr}` }).from(articles)
     .where(and(scope, where)).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue)
+  // Over the same scope as the pages: with relevance, the ranked window is all a walk can reach.
+  const total = await totalOf(db, query.total, articles, scope)
+  return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue, total)
 }
 
 export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>): Promise<LoadedRow> {
@@ -340,24 +364,39 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
 
 export type Transition = 'publish' | 'unpublish' | 'archive'
 
+/**
+ * When an article goes public: the editor's `publishedAt` if given; else a published or scheduled
+ * article keeps its time (publishing again does not move it to the top), and one taken down
+ * (draft or archived) that had already gone public goes back to its first publication time.
+ * Anything else (never public, or a schedule withdrawn before it came) publishes now.
+ */
+function publicationTimes (current: Pick<LoadedRow, 'status' | 'publishedAt' | 'firstPublishedAt'>, now: Date, given?: Date) {
+  const live = current.status === 'published' || current.status === 'scheduled'
+  const wentPublic = current.firstPublishedAt !== null && current.firstPublishedAt <= now ? current.firstPublishedAt : null
+  const publishedAt = given ?? (live ? current.publishedAt : null) ?? wentPublic ?? now
+  // Set once the article has been public; until then it follows the (first) schedule.
+  return { publishedAt, firstPublishedAt: wentPublic ?? publishedAt }
+}
+
 export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: number[], now: Date, publishedAt?: string, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
     let next: Partial<typeof articles.$inferInsert>
+    // A schedule withdrawn before its time never made the article public: it leaves no first
+    // publication behind, or a later publish would put the story back at a time it never ran.
+    const neverPublic = current.firstPublishedAt !== null && current.firstPublishedAt > opts.now ? { firstPublishedAt: null } : {}
     if (transition === 'publish') {
-      // Publishing a published article again keeps its time, so it does not jump to the top.
-      const already = current.status === 'published' || current.status === 'scheduled' ? current.publishedAt : null
-      const at = opts.publishedAt ? new Date(opts.publishedAt) : already ?? opts.now
-      next = { status: at > opts.now ? 'scheduled' : 'published', publishedAt: at }
+      const times = publicationTimes(current, opts.now, opts.publishedAt ? new Date(opts.publishedAt) : undefined)
+      next = { status: times.publishedAt > opts.now ? 'scheduled' : 'published', ...times }
     } else if (transition === 'unpublish') {
       if (current.status !== 'published' && current.status !== 'scheduled') {
         throw new AppError('INVALID_STATE', `Only a published or scheduled article can be unpublished; this one is ${current.status}.`)
       }
-      next = { status: 'draft', publishedAt: null }
+      next = { status: 'draft', publishedAt: null, ...neverPublic }
     } else {
       if (current.status === 'archived') throw new AppError('INVALID_STATE', 'The article is already archived.')
-      next = { status: 'archived' }
+      next = { status: 'archived', ...neverPublic }
     }
     await tx.update(articles).set({ ...next, version: current.version + 1, updatedAt: opts.now }).where(eq(articles.id, id))
     return id
@@ -378,14 +417,15 @@ export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: numbe
 
 // ---- revisions -------------------------------------------------------------------------
 
-export async function listRevisions (db: Db, articleId: string, limit: number, cursorRaw: string | undefined) {
+export async function listRevisions (db: Db, articleId: string, { limit, cursor: cursorRaw, total }: { limit: number, cursor?: string, total?: boolean }) {
   await getArticleRow(db, { id: articleId }, { staff: true, now: new Date(0) })
   // Newest first by the version each revision captured: unique per article and strictly
   // increasing, unlike createdAt, which two quick edits (or a frozen clock) can share.
   const sort = parseSort('-articleVersion', { articleVersion: { expr: articleRevisions.articleVersion, kind: 'number' } }, '-articleVersion')
   const { where, orderBy } = keyset(sort, articleRevisions.id, decodeCursor(cursorRaw, sort))
-  const rows = await db.select().from(articleRevisions).where(and(eq(articleRevisions.articleId, articleId), where)).orderBy(...orderBy).limit(limit + 1)
-  return paginate(rows, limit, sort, (r) => r.articleVersion)
+  const ofArticle = eq(articleRevisions.articleId, articleId)
+  const rows = await db.select().from(articleRevisions).where(and(ofArticle, where)).orderBy(...orderBy).limit(limit + 1)
+  return paginate(rows, limit, sort, (r) => r.articleVersion, await totalOf(db, total, articleRevisions, ofArticle))
 }
 
 export async function getRevision (db: Db, articleId: string, revisionId: string) {

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js'
 import { articleAuthors, articles, authors, users } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { invalidField, notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { withSlug } from '../../lib/writes.js'
@@ -44,7 +44,7 @@ export async function listAuthors (db: Db, query: ListAuthors) {
   const sort = parseSort(query.sort, sorts, 'name')
   const { where, orderBy } = keyset(sort, authors.id, decodeCursor(query.cursor, sort))
   const rows = await db.select().from(authors).where(where).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows, query.limit, sort, (r) => (sort.field === sorts.name ? r.name : r.createdAt))
+  return paginate(rows, query.limit, sort, (r) => (sort.field === sorts.name ? r.name : r.createdAt), await totalOf(db, query.total, authors, undefined))
 }
 
 export async function getAuthor (db: Db, by: { id: string } | { slug: string }) {

@@ -8,7 +8,7 @@ import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { wire } from '../../http/wire.js'
 import { publicArticles } from '../articles/present.js'
 import type { Screen } from './screen.js'
@@ -205,10 +205,12 @@ export async function listThreads (db: Db, articleId: string, query: ArticleComm
   const statuses: Status[] = view.staff ? (query.status ? [query.status] : ['pending', 'approved', 'rejected', 'spam']) : ['approved']
   const sort = parseSort(query.sort, { createdAt: { expr: comments.createdAt, kind: 'date' } }, 'createdAt')
   const { where, orderBy } = keyset(sort, comments.id, decodeCursor(query.cursor, sort))
+  const threads = and(eq(comments.articleId, articleId), isNull(comments.parentId), inArray(comments.status, statuses))
   const roots = await db.select().from(comments)
-    .where(and(eq(comments.articleId, articleId), isNull(comments.parentId), inArray(comments.status, statuses), where))
+    .where(and(threads, where))
     .orderBy(...orderBy).limit(query.limit + 1)
-  const page = paginate(roots, query.limit, sort, (r) => r.createdAt)
+  // The total counts threads (top-level comments), as the pages do; replies come with them.
+  const page = paginate(roots, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, comments, threads))
   const replies = page.data.length === 0
     ? []
     : await db.select().from(comments)
@@ -243,7 +245,7 @@ export async function listQueue (db: Db, query: Queue) {
   const parents = parentIds.length > 0
     ? new Map((await db.select({ id: comments.id, authorName: comments.authorName }).from(comments).where(inArray(comments.id, parentIds))).map((p) => [p.id, p.authorName]))
     : new Map<string, string>()
-  const page = paginate(rows.map((r) => ({ ...r, id: r.comment.id })), query.limit, sort, (r) => r.sortValue)
+  const page = paginate(rows.map((r) => ({ ...r, id: r.comment.id })), query.limit, sort, (r) => r.sortValue, await totalOf(db, query.total, comments, and(...conditions)))
   return {
     data: page.data.map((r) => presentComment(r.comment, { staff: true, replyingTo: r.comment.parentId ? parents.get(r.comment.parentId) ?? null : null, article: r.article })),
     meta: page.meta

@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { extensions, mimeTypes, processImage, RENDITION_WIDTHS } from './process.js'
 import type { CreatePhoto, ListPhotos, UpdatePhoto, UploadPhoto } from './schemas.js'
@@ -16,7 +16,7 @@ export async function listPhotos (db: Db, query: ListPhotos) {
   const sort = parseSort(query.sort, { createdAt: { expr: photos.createdAt, kind: 'date' } }, '-createdAt')
   const { where, orderBy } = keyset(sort, photos.id, decodeCursor(query.cursor, sort))
   const rows = await db.select().from(photos).where(where).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows, query.limit, sort, (r) => r.createdAt)
+  return paginate(rows, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, photos, undefined))
 }
 
 export async function getPhoto (db: Db, id: string) {

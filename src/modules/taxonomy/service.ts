@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.js'
 import { articleTags, articles, sections, tags } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort, type SortField } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { withSlug } from '../../lib/writes.js'
@@ -27,7 +27,7 @@ export async function listTaxonomy (db: Db, kind: TaxonomyKind, query: TaxonomyL
   const sort = parseSort(query.sort, sortFields(t), 'name')
   const { where, orderBy } = keyset(sort, t.id, decodeCursor(query.cursor, sort))
   const rows = await db.select().from(t).where(where).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows, query.limit, sort, (r) => sort.field.expr === t.name ? r.name : r.createdAt)
+  return paginate(rows, query.limit, sort, (r) => sort.field.expr === t.name ? r.name : r.createdAt, await totalOf(db, query.total, t, undefined))
 }
 
 export async function getTaxonomy (db: Db, kind: TaxonomyKind, by: { id: string } | { slug: string }) {

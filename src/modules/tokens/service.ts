@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.js'
 import { batched, byOrdinal, rowsOf } from '../../db/batch.js'
 import { apiTokens, users } from '../../db/schema.js'
 import { notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 
 export const TOKEN_PREFIX = 'dl_'
 
@@ -68,13 +68,14 @@ const tokenColumns = {
   createdAt: apiTokens.createdAt
 }
 
-export async function listTokens (db: Db, query: { userId?: string, limit: number, cursor?: string }) {
+export async function listTokens (db: Db, query: { userId?: string, limit: number, cursor?: string, total?: boolean }) {
   const sort = parseSort('-createdAt', { createdAt: { expr: apiTokens.createdAt, kind: 'date' } }, '-createdAt')
   const { where, orderBy } = keyset(sort, apiTokens.id, decodeCursor(query.cursor, sort))
+  const ofUser = query.userId ? eq(apiTokens.userId, query.userId) : undefined
   const rows = await db.select(tokenColumns).from(apiTokens)
-    .where(and(query.userId ? eq(apiTokens.userId, query.userId) : undefined, where))
+    .where(and(ofUser, where))
     .orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows, query.limit, sort, (r) => r.createdAt)
+  return paginate(rows, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, apiTokens, ofUser))
 }
 
 export async function getToken (db: Db, id: string) {

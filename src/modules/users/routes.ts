@@ -12,7 +12,7 @@ const userRoutes: Routes = async (app) => {
   app.get('/', {
     config: { access: 'admin' },
     schema: { operationId: 'listUsers', summary: 'List staff users', tags, querystring: ListUsersQuery, response: { 200: page(ref(UserSchema)) } }
-  }, async (request) => listUsers(app.db, request.query.limit, request.query.cursor))
+  }, async (request) => listUsers(app.db, request.query))
 
   app.get('/me', {
     config: { access: 'author' },

@@ -4,17 +4,17 @@ import type { Db } from '../../db/client.js'
 import { apiTokens, users } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
-import { decodeCursor, keyset, paginate, parseSort } from '../../http/pagination.js'
+import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { missingAuthors } from '../authors/service.js'
 import type { CreateUser, UpdateUser } from './schemas.js'
 
 const byCreated = { createdAt: { expr: users.createdAt, kind: 'date' as const } }
 
-export async function listUsers (db: Db, limit: number, cursorRaw: string | undefined) {
+export async function listUsers (db: Db, { limit, cursor: cursorRaw, total }: { limit: number, cursor?: string, total?: boolean }) {
   const sort = parseSort('-createdAt', byCreated, '-createdAt')
   const { where, orderBy } = keyset(sort, users.id, decodeCursor(cursorRaw, sort))
   const rows = await db.select().from(users).where(where).orderBy(...orderBy).limit(limit + 1)
-  return paginate(rows, limit, sort, (r) => r.createdAt)
+  return paginate(rows, limit, sort, (r) => r.createdAt, await totalOf(db, total, users, undefined))
 }
 
 export async function getUser (db: Db, id: string) {
