@@ -6,6 +6,7 @@ import { hasRole } from '../../http/auth.js'
 import { setVersion } from '../../http/caching.js'
 import { AppError } from '../../http/errors.js'
 import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
+import { OPTIONAL_BODY } from '../../http/openapi.js'
 import { ifMatch } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { presentArticles, type LoadedRow, type View } from './present.js'
@@ -115,7 +116,7 @@ const articleRoutes: Routes = async (app) => {
       preValidation: async (request) => { request.body ??= {} },
       schema: {
         operationId: `${transition}Article`, summary, tags, params: IdParams,
-        ...(transition === 'publish' && { body: PublishBody }),
+        ...(transition === 'publish' && { body: PublishBody, [OPTIONAL_BODY]: true }),
         response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) }
       }
     }, async (request, reply) => {
