@@ -70,7 +70,7 @@ export const PaginationQuery = Type.Object({
 })
 
 export const FieldsQuery = Type.Object({
-  fields: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated fields to return (sparse fieldset); `id` is always returned.' }))
+  fields: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated fields to return (sparse fieldset); `id` is always returned.', examples: ['id,createdAt'] }))
 })
 
 // Errors leave as application/problem+json (errors.ts), so that is the type the document names.

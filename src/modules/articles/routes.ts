@@ -11,7 +11,7 @@ import { ifMatch } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { presentArticles, type LoadedRow, type View } from './present.js'
 import {
-  ArticleSchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
+  ArticleSchema, ArticleSummarySchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
   RevisionParams, RevisionSchema, UpdateArticleBody, articleIncludes
 } from './schemas.js'
 import {
@@ -55,7 +55,7 @@ const articleRoutes: Routes = async (app) => {
     config: { access: 'public' },
     schema: {
       operationId: 'listArticles', summary: 'List articles (summaries unless `fields` asks for the body)', tags,
-      querystring: ListArticlesQuery, response: { 200: page(ref(ArticleSchema)) }
+      querystring: ListArticlesQuery, response: { 200: page(ref(ArticleSummarySchema)) }
     }
   }, async (request) => {
     const view = viewOf(request, request.query, true)

@@ -7,6 +7,10 @@ import { PhotoSchema } from '../photos/schemas.js'
 import { NullableText } from '../taxonomy/schemas.js'
 import { SectionSchemas, TagSchemas } from '../taxonomy/schemas.js'
 
+// Examples in the document come from one story, so "Try it out" sends something a newsroom would.
+const HEADLINE = 'Flood waters recede in Sindh as relief camps close'
+const STANDFIRST = 'Families begin the journey home to Dadu and Jamshoro, where fields remain under water.'
+
 const Inline = (maxLength: number) => Type.String({
   minLength: 1,
   maxLength,
@@ -67,15 +71,15 @@ export const SeoSchema = Type.Object({
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Included = <T extends TSchema>(t: T, name: string) => Type.Optional({ ...t, description: `With \`include=${name}\`.` })
 
-export const ArticleSchema = Type.Object({
+const articleProperties = {
   id: ref(IdSchema),
   slug: ref(SlugSchema),
-  headline: Type.String(),
-  standfirst: Nullable(Type.String()),
-  dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".' })),
+  headline: Type.String({ examples: [HEADLINE] }),
+  standfirst: Nullable(Type.String({ examples: [STANDFIRST] })),
+  dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".', examples: ['KARACHI'] })),
   body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it.' }),
   bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. Not in lists unless `fields` asks for it.' }),
-  excerpt: Type.String(),
+  excerpt: Type.String({ examples: [STANDFIRST] }),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),
   createdAt: ref(DateTimeSchema),
@@ -96,17 +100,26 @@ export const ArticleSchema = Type.Object({
   wordCount: Type.Integer(),
   readingTimeMinutes: Type.Integer(),
   seo: ref(SeoSchema)
-}, { $id: 'Article', additionalProperties: false })
+}
+
+export const ArticleSchema = Type.Object(articleProperties, { $id: 'Article', additionalProperties: false })
 export type Article = Static<typeof ArticleSchema>
+
+// What a list returns for each article: the body only when `fields=` names it.
+export const ArticleSummarySchema = Type.Object({
+  ...articleProperties,
+  body: Type.Optional({ ...articleProperties.body, description: 'Only with `fields=body`.' }),
+  bodyHtml: Type.Optional({ ...articleProperties.bodyHtml, description: 'Read-only HTML of the body. Only with `fields=bodyHtml`.' })
+}, { $id: 'ArticleSummary', additionalProperties: false, description: 'An article in a list: everything but the body, unless `fields` asks for it.' })
 
 const Ids = (maxItems: number, description: string) =>
   Type.Array(ref(IdSchema), { maxItems, uniqueItems: true, description })
 
 export const CreateArticleBody = Type.Object({
-  headline: Type.String({ minLength: 1, maxLength: 300, pattern: '\\S' }),
+  headline: Type.String({ minLength: 1, maxLength: 300, pattern: '\\S', examples: [HEADLINE] }),
   slug: Type.Optional(ref(SlugSchema)),
-  standfirst: Type.Optional(NullableText(1000)),
-  dateline: Type.Optional(NullableText(100)),
+  standfirst: Type.Optional(NullableText(1000, STANDFIRST)),
+  dateline: Type.Optional(NullableText(100, 'KARACHI')),
   body: Type.Optional(Type.Array(ref(BlockSchema), { maxItems: 1000 })),
   excerpt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'A custom excerpt; null or absent derives one from the standfirst or body.' })),
   authorIds: Type.Optional(Ids(20, 'The byline, in order. Defaults to the caller\'s own author profile.')),
@@ -134,18 +147,18 @@ export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'rela
 export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 
-const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.` }))
-const Ref = Type.String({ minLength: 1, maxLength: 120, description: 'An id or a slug.' })
+const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.`, examples: ['authors,leadPhoto,section'] }))
+const Ref = (example: string) => Type.String({ minLength: 1, maxLength: 120, description: 'An id or a slug.', examples: [example] })
 
 export const ListArticlesQuery = Type.Object({
   ...PaginationQuery.properties,
   ...FieldsQuery.properties,
   include: IncludeQuery,
   sort: sortQuery([...articleSorts], '-publishedAt (or relevance with `q`)'),
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
-  section: Type.Optional(Ref),
-  tag: Type.Optional(Ref),
-  author: Type.Optional(Ref),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['relief camps'], description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
+  section: Type.Optional(Ref('national')),
+  tag: Type.Optional(Ref('floods')),
+  author: Type.Optional(Ref('ayesha-siddiqui')),
   status: Type.Optional({ ...Status, description: 'Staff only, except `published`.' }),
   publishedAfter: Type.Optional(ref(DateTimeSchema)),
   publishedBefore: Type.Optional(ref(DateTimeSchema))
@@ -167,4 +180,4 @@ export const RevisionSchema = Type.Object({
 export const RevisionParams = Type.Object({ id: ref(IdSchema), revisionId: ref(IdSchema) }, { additionalProperties: false })
 export const ListRevisionsQuery = Type.Object({ ...PaginationQuery.properties }, { additionalProperties: false })
 
-export const articleSchemas = [...blockSchemas, BlockSchema, ArticleRefSchema, SeoSchema, ArticleSchema, RevisionSchema]
+export const articleSchemas = [...blockSchemas, BlockSchema, ArticleRefSchema, SeoSchema, ArticleSchema, ArticleSummarySchema, RevisionSchema]
