@@ -60,9 +60,10 @@ export type UpdatePhoto = Static<typeof UpdatePhotoBody>
 export type ListPhotos = Static<typeof ListPhotosQuery>
 
 export const UploadPhotoFields = Type.Object({
-  file: Type.Optional(Type.Unsafe<string>({ type: 'string', format: 'binary', description: 'The image: JPEG, PNG, WebP, AVIF or GIF, judged by its content. Required.' })),
-  caption: Type.Optional(Type.String({ maxLength: 2000 })),
-  credit: Type.Optional(Type.String({ maxLength: 300 })),
-  altText: Type.Optional(Type.String({ maxLength: 1000 }))
-}, { additionalProperties: false })
-export type UploadPhoto = Static<typeof UploadPhotoFields>
+  file: Type.Unsafe<string>({ type: 'string', format: 'binary', contentMediaType: 'image/*', description: 'The image: JPEG, PNG, WebP, AVIF or GIF, judged by its content.' }),
+  caption: Type.Optional(Type.String({ maxLength: 2000, examples: [CAPTION] })),
+  credit: Type.Optional(Type.String({ maxLength: 300, examples: ['PHOTO: ISPR'] })),
+  altText: Type.Optional(Type.String({ maxLength: 1000, examples: [ALT] }))
+}, { additionalProperties: false, description: 'A photo upload: the file and its credits.' })
+/** An upload's metadata: the form without its file. */
+export type UploadPhoto = Omit<Static<typeof UploadPhotoFields>, 'file'>
