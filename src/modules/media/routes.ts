@@ -23,7 +23,7 @@ export function mediaRoutes (store: MediaStore): Routes {
   return async (app) => {
     app.get('/:hash/:file', {
       schema: {
-        operationId: 'getMedia', summary: 'An image file (original or rendition)', tags: ['Photos'],
+        operationId: 'getMedia', summary: 'An image file (original or rendition)', tags: ['Photos'], security: [],
         description: 'Cached for a year (`immutable`): a URL\'s bytes never change. Supports `If-None-Match` and `Range`. The URLs come from a photo\'s `url` and `renditions`.',
         params: MediaParams,
         response: {
