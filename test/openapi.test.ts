@@ -1,8 +1,11 @@
 // The committed OpenAPI document is what the code generates, and it is a complete, valid 3.1 document.
+import { spawnSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { generateOpenApi } from '../src/cli/openapi-document.js'
+import { OPTIONAL_BODY } from '../src/http/openapi.js'
 
 type Operation = { operationId?: string, summary?: string, tags?: string[], security?: unknown[], responses: Record<string, unknown> }
 
@@ -38,4 +41,55 @@ t.test('the document is valid OpenAPI 3.1 and every operation is fully described
       t.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${where} documents a success`)
     }
   }
+})
+
+t.test('Redocly\'s recommended rules (redocly.yaml) find no error in the committed document', async (t) => {
+  const redocly = fileURLToPath(new URL('../node_modules/.bin/redocly', import.meta.url))
+  const run = spawnSync(redocly, ['lint', '--format=summary', 'openapi/openapi.json'], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) })
+  t.equal(run.status, 0, `${run.stdout}${run.stderr}`.trim())
+  t.match(`${run.stdout}${run.stderr}`, /Your API description is valid/)
+})
+
+t.test('what generated clients rely on', async (t) => {
+  const doc = JSON.parse(await generateOpenApi())
+  const ops = Object.values(doc.paths as Record<string, Record<string, Operation & { parameters?: Array<{ name: string, in: string, required?: boolean, example?: unknown }>, requestBody?: { required?: boolean, content: Record<string, { schema: { required?: string[] } }> } }>>)
+    .flatMap((methods) => Object.values(methods))
+  const byId = (id: string) => ops.find((op) => op.operationId === id)!
+
+  const lists = ops.filter((op) => op.parameters?.some((p) => p.name === 'limit'))
+  t.equal(lists.length, 10, 'ten list operations')
+  for (const op of lists) t.equal(op.parameters!.find((p) => p.name === 'limit')!.required, false, `${op.operationId}: limit is optional`)
+
+  t.equal(byId('publishArticle').requestBody!.required, false, 'publish may be a bare POST')
+  t.notOk(byId('unpublishArticle').requestBody, 'unpublish takes no body')
+  t.notOk(byId('archiveArticle').requestBody, 'archive takes no body')
+  t.notOk(JSON.stringify(doc).includes(OPTIONAL_BODY), 'the marker does not leak into the document')
+
+  for (const op of ops) {
+    for (const [status, response] of Object.entries(op.responses as Record<string, { content?: Record<string, unknown> }>)) {
+      if (!/^[45]/.test(status)) continue
+      t.strictSame(Object.keys(response.content ?? {}), ['application/problem+json'], `${op.operationId} ${status} is a problem document`)
+    }
+  }
+
+  const list = byId('listArticles').responses['200'] as { content: { 'application/json': { schema: { properties: { data: { items: { $ref: string } } } } } } }
+  t.equal(list.content['application/json'].schema.properties.data.items.$ref, '#/components/schemas/ArticleSummary')
+  const summary = doc.components.schemas.ArticleSummary
+  t.notOk(summary.required.includes('body') || summary.required.includes('bodyHtml'), 'a summary has no body unless asked')
+  t.ok(doc.components.schemas.Article.required.includes('body'), 'a full article has its body')
+
+  const block = doc.components.schemas.Block
+  const names = ['Paragraph', 'Heading', 'Quote', 'Photo', 'Related', 'List', 'Embed'].map((n) => `${n}Block`)
+  t.strictSame(block.oneOf, names.map((n) => ({ $ref: `#/components/schemas/${n}` })))
+  t.strictSame(Object.values(block.discriminator.mapping), names.map((n) => `#/components/schemas/${n}`))
+  for (const n of names) t.ok(doc.components.schemas[n], `component ${n}`)
+
+  t.ok(doc.paths['/media/{hash}/{file}'], 'media has named path parameters')
+  t.notOk(Object.keys(doc.paths).some((p) => p.includes('*')), 'no wildcard paths')
+  const upload = byId('createPhoto').requestBody!.content['multipart/form-data'].schema
+  t.strictSame(upload.required, ['file'], 'an upload requires its file')
+
+  t.equal(byId('getArticleBySlug').parameters!.find((p) => p.name === 'slug')!.example, 'flood-waters-recede-in-sindh')
+  t.ok(byId('getArticle').parameters!.find((p) => p.name === 'id')!.example, 'an id parameter has an example')
+  t.strictSame(doc.components.schemas.Slug.examples, ['flood-waters-recede-in-sindh'])
 })

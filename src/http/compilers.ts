@@ -18,10 +18,23 @@ const base: Options = {
   strict: false
 }
 
+/** Ajv refuses a discriminator's `mapping` (it finds each branch by its `const`); the OpenAPI keeps it. */
+function withoutMapping (schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutMapping)
+  if (schema === null || typeof schema !== 'object') return schema
+  const out: AnySchema = {}
+  for (const [key, value] of Object.entries(schema)) {
+    out[key] = key === 'discriminator' && value !== null && typeof value === 'object'
+      ? { propertyName: (value as AnySchema).propertyName }
+      : withoutMapping(value)
+  }
+  return out
+}
+
 function makeAjv (externalSchemas: External, coerceTypes: Options['coerceTypes']) {
   const ajv = new Ajv({ ...base, coerceTypes })
   addFormats.default(ajv)
-  for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) ajv.addSchema(schema)
+  for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) ajv.addSchema(withoutMapping(schema) as AnySchema)
   return ajv
 }
 
@@ -29,7 +42,7 @@ export function buildValidator (externalSchemas: External) {
   const strict = makeAjv(externalSchemas, false)
   const coercing = makeAjv(externalSchemas, 'array')
   return ({ schema, httpPart }: { schema: AnySchema, httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema)
+    (httpPart === 'body' ? strict : coercing).compile(withoutMapping(schema) as AnySchema)
 }
 
 function withoutRequired (schema: unknown): unknown {

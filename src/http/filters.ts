@@ -7,8 +7,9 @@ import { invalidField } from './errors.js'
 export const MAX_FILTER_VALUES = 20
 
 /** The query parameter of an any-of filter over ids or slugs. */
-export const anyOfQuery = (what: string) => Type.Optional(Type.String({
+export const anyOfQuery = (what: string, example: string) => Type.Optional(Type.String({
   minLength: 1,
+  examples: [example],
   maxLength: MAX_FILTER_VALUES * 121,
   description: `One ${what} or several, comma-separated (any of them matches), each an id or a slug; at most ${MAX_FILTER_VALUES}. An unknown one is a 400 that names it.`
 }))

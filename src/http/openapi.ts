@@ -2,7 +2,7 @@
 // every route shares (security, 400/401/403/429/503 responses) so no route can forget them.
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import swagger from '@fastify/swagger'
+import swagger, { type SwaggerTransformObject } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { problems } from './schemas.js'
 
@@ -24,6 +24,34 @@ function documentShared (route: RouteOptions) {
   if (schema.body) { add(413); add(415) }
 }
 
+/** Marks a route whose body may be left out (a bare POST); @fastify/swagger always writes `required: true`. */
+export const OPTIONAL_BODY = 'x-optional-body'
+
+type Parameter = { schema?: { $ref?: string }, example?: unknown }
+type Operation = { requestBody?: { required?: boolean }, parameters?: Parameter[], [OPTIONAL_BODY]?: boolean }
+type Components = Record<string, { examples?: unknown[] }>
+
+// Finishing touches on the generated document: bodies that may be left out, and the example of
+// a referenced schema (an Id) copied onto the parameter, where Swagger UI's "Try it out" looks.
+const finish: SwaggerTransformObject = (document) => {
+  if (!('openapiObject' in document)) return document.swaggerObject
+  const components = (document.openapiObject.components?.schemas ?? {}) as Components
+  for (const methods of Object.values(document.openapiObject.paths ?? {})) {
+    for (const op of Object.values(methods ?? {}) as Operation[]) {
+      if (typeof op !== 'object' || op === null) continue
+      for (const parameter of op.parameters ?? []) {
+        const name = parameter.schema?.$ref?.replace('#/components/schemas/', '')
+        const example = name === undefined ? undefined : components[name]?.examples?.[0]
+        if (example !== undefined && parameter.example === undefined) parameter.example = example
+      }
+      if (!op[OPTIONAL_BODY]) continue
+      delete op[OPTIONAL_BODY]
+      if (op.requestBody) op.requestBody.required = false
+    }
+  }
+  return document.openapiObject
+}
+
 export default fp(async function openapi (app: FastifyInstance) {
   app.addHook('onRoute', documentShared)
   await app.register(swagger, {
@@ -41,6 +69,7 @@ export default fp(async function openapi (app: FastifyInstance) {
         }
       }
     },
+    transformObject: finish,
     // Name components after their $id, so the committed document does not churn.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })

@@ -9,14 +9,15 @@ export function ref<T extends TSchema & { $id?: string }>(schema: T) {
 }
 
 // A pattern as well as the format: ajv's uuid format also takes a `urn:uuid:` prefix.
-export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID.' })
-export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC.' })
+export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID.', examples: ['0b7e4f3a-5c1d-4e8a-9f62-3d2c1b0a9e87'] })
+export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-09-14T06:30:00.000Z'] })
 export const SlugSchema = Type.String({
   $id: 'Slug',
   pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$',
   minLength: 1,
   maxLength: 120,
-  description: 'Lowercase a-z, 0-9 and single hyphens; at most 120 characters.'
+  description: 'Lowercase a-z, 0-9 and single hyphens; at most 120 characters.',
+  examples: ['flood-waters-recede-in-sindh']
 })
 
 export const ProblemSchema = Type.Object({
@@ -48,15 +49,24 @@ export const PageMetaSchema = Type.Object({
 export const sharedSchemas = [IdSchema, DateTimeSchema, SlugSchema, ProblemSchema, PageMetaSchema]
 
 export const IdParams = Type.Object({ id: ref(IdSchema) }, { additionalProperties: false })
-export const SlugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false })
+export const SlugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200, examples: ['flood-waters-recede-in-sindh'] }) }, { additionalProperties: false })
 
 /** The envelope of every collection. */
 export function page<T extends TSchema>(item: T) {
   return Type.Object({ data: Type.Array(item), meta: ref(PageMetaSchema) })
 }
 
+/**
+ * A query parameter a client may leave out, because the validator fills in its default:
+ * optional in the document, always present (typed as required) in a handler.
+ */
+export function Defaulted<T extends TSchema>(schema: T) {
+  if (!('default' in schema)) throw new Error('Defaulted() needs a schema with a default')
+  return Type.Unsafe<Static<T>>(Type.Optional(schema))
+}
+
 export const PaginationQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1 to 100.' }),
+  limit: Defaulted(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1 to 100.', examples: [20] })),
   cursor: Type.Optional(Type.String({ maxLength: 500, description: 'The `meta.nextCursor` of the previous page.' })),
   total: Type.Optional(Type.Boolean({
     description: '`true` adds `meta.total`, the number of items the filters match across all pages. It costs a count over every matching row on each request that asks (a page alone reads only its own rows), so ask once, not on every page.'
@@ -64,10 +74,11 @@ export const PaginationQuery = Type.Object({
 })
 
 export const FieldsQuery = Type.Object({
-  fields: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated fields to return (sparse fieldset); `id` is always returned.' }))
+  fields: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated fields to return (sparse fieldset); `id` is always returned.', examples: ['id,createdAt'] }))
 })
 
-const problem = (description: string) => ({ ...ref(ProblemSchema), description })
+// Errors leave as application/problem+json (errors.ts), so that is the type the document names.
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref(ProblemSchema) } } })
 
 /** Standard error responses, named by status, for the OpenAPI of each route. */
 export const problems = {
@@ -79,6 +90,7 @@ export const problems = {
   412: problem('`If-Match` does not match the current ETag; nothing was written.'),
   413: problem('Body too large.'),
   415: problem('Unsupported media type.'),
+  416: problem('The range is outside the file; `Content-Range` gives its size.'),
   429: problem('Rate limited; see `Retry-After`.'),
   503: problem('The database is unreachable; see `Retry-After`.')
 } as const

@@ -6,11 +6,12 @@ import { hasRole } from '../../http/auth.js'
 import { setVersion } from '../../http/caching.js'
 import { AppError } from '../../http/errors.js'
 import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
+import { OPTIONAL_BODY } from '../../http/openapi.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { presentArticles, type LoadedRow, type View } from './present.js'
 import {
-  ArticleSchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
+  ArticleSchema, ArticleSummarySchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
   RevisionParams, RevisionSchema, UpdateArticleBody, articleIncludes
 } from './schemas.js'
 import {
@@ -56,7 +57,7 @@ const articleRoutes: Routes = async (app) => {
     config: { access: 'public' },
     schema: {
       operationId: 'listArticles', summary: 'List articles (summaries unless `fields` asks for the body)', tags,
-      querystring: ListArticlesQuery, response: { 200: page(ref(ArticleSchema)) }
+      querystring: ListArticlesQuery, response: { 200: page(ref(ArticleSummarySchema)) }
     }
   }, async (request) => {
     const view = viewOf(request, request.query, true)
@@ -117,7 +118,7 @@ const articleRoutes: Routes = async (app) => {
       preValidation: async (request) => { request.body ??= {} },
       schema: {
         operationId: `${transition}Article`, summary, tags, params: IdParams,
-        ...(transition === 'publish' && { body: PublishBody }),
+        ...(transition === 'publish' && { body: PublishBody, [OPTIONAL_BODY]: true }),
         response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) }
       }
     }, async (request, reply) => {

@@ -8,35 +8,49 @@ import { PhotoSchema } from '../photos/schemas.js'
 import { NullableText } from '../taxonomy/schemas.js'
 import { SectionSchemas, TagSchemas } from '../taxonomy/schemas.js'
 
+// Examples in the document come from one story, so "Try it out" sends something a newsroom would.
+const HEADLINE = 'Flood waters recede in Sindh as relief camps close'
+const STANDFIRST = 'Families begin the journey home to Dadu and Jamshoro, where fields remain under water.'
+
 const Inline = (maxLength: number) => Type.String({
   minLength: 1,
   maxLength,
   description: 'Inline text: <a href>, <em> and <strong> are kept; any other markup is removed on write.'
 })
 
-const block = <T extends string, P extends Record<string, TSchema>>(type: T, props: P) =>
-  Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false })
+// Each block type is a named component (ParagraphBlock, ...), so the discriminator can map to it.
+const blockName = (type: string) => `${type[0].toUpperCase()}${type.slice(1)}Block`
+const block = <T extends string, P extends Record<string, TSchema>>(type: T, props: P, example: Record<string, unknown>) =>
+  Type.Object({ type: Type.Literal(type), ...props }, {
+    $id: blockName(type),
+    additionalProperties: false,
+    examples: [{ type, ...example }]
+  })
 
-const blocks = [
-  block('paragraph', { text: Inline(20_000) }),
-  block('heading', { level: Type.Union([Type.Literal(2), Type.Literal(3), Type.Literal(4)]), text: Inline(500) }),
-  block('quote', { text: Inline(5_000), attribution: Type.Optional(Type.String({ maxLength: 300 })) }),
-  block('photo', { photoId: ref(IdSchema), caption: Type.Optional(Inline(2_000)) }),
-  block('related', { articleId: ref(IdSchema) }),
-  block('list', { ordered: Type.Boolean(), items: Type.Array(Inline(5_000), { minItems: 1, maxItems: 200 }) }),
-  block('embed', { url: Type.String({ format: 'uri', pattern: '^https://', maxLength: 2000 }) })
+export const blockSchemas = [
+  block('paragraph', { text: Inline(20_000) }, { text: 'Relief camps in Dadu and Jamshoro began closing on Sunday as flood waters receded across <strong>Sindh</strong>.' }),
+  block('heading', { level: Type.Union([Type.Literal(2), Type.Literal(3), Type.Literal(4)]), text: Inline(500) }, { level: 2, text: 'Going home' }),
+  block('quote', { text: Inline(5_000), attribution: Type.Optional(Type.String({ maxLength: 300 })) }, { text: 'The water has gone, but our fields are still under mud.', attribution: 'A farmer in Dadu' }),
+  block('photo', { photoId: ref(IdSchema), caption: Type.Optional(Inline(2_000)) }, { photoId: '6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c', caption: 'Families leave a relief camp near Sehwan.' }),
+  block('related', { articleId: ref(IdSchema) }, { articleId: '3c9a8b7d-2e1f-4a0b-9c8d-7e6f5a4b3c2d' }),
+  block('list', { ordered: Type.Boolean(), items: Type.Array(Inline(5_000), { minItems: 1, maxItems: 200 }) }, { ordered: false, items: ['Dadu', 'Jamshoro', 'Sehwan'] }),
+  block('embed', { url: Type.String({ format: 'uri', pattern: '^https://', maxLength: 2000 }) }, { url: 'https://www.youtube.com/watch?v=dQw4w9WgXcQ' })
 ] as const
 
-type BlockUnion = Static<(typeof blocks)[number]>
+type BlockUnion = Static<(typeof blockSchemas)[number]>
 
 // oneOf with a discriminator: a bad block gets the errors of its own type, not of all seven.
 // Ajv's discriminator keyword applies to objects only, so `type: 'object'` is what refuses a
-// block that is a string, a number or null (without it those passed validation).
+// block that is a string, a number or null (without it those passed validation). Ajv does not
+// take `mapping` (compilers.ts leaves it out); it is for the document and generated clients.
 export const BlockSchema = Type.Unsafe<BlockUnion>({
   $id: 'Block',
   type: 'object',
-  oneOf: blocks,
-  discriminator: { propertyName: 'type' },
+  oneOf: blockSchemas.map((b) => ref(b)),
+  discriminator: {
+    propertyName: 'type',
+    mapping: Object.fromEntries(blockSchemas.map((b) => [b.properties.type.const, `#/components/schemas/${blockName(b.properties.type.const)}`]))
+  },
   description: 'One body block. A `related` block renders as "Also read: <headline>".'
 })
 export type Block = BlockUnion
@@ -58,15 +72,15 @@ export const SeoSchema = Type.Object({
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const Included = <T extends TSchema>(t: T, name: string) => Type.Optional({ ...t, description: `With \`include=${name}\`.` })
 
-export const ArticleSchema = Type.Object({
+const articleProperties = {
   id: ref(IdSchema),
   slug: ref(SlugSchema),
-  headline: Type.String(),
-  standfirst: Nullable(Type.String()),
-  dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".' })),
+  headline: Type.String({ examples: [HEADLINE] }),
+  standfirst: Nullable(Type.String({ examples: [STANDFIRST] })),
+  dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".', examples: ['KARACHI'] })),
   body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it.' }),
   bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. A photo is a `<figure class="photo">`: a `<picture>` with a WebP `<source>`, `srcset` of every rendition, `sizes`, `width`, `height`, `alt` and `loading="lazy"`, then a `<figcaption>` with the credit in `<span class="credit">`. Not in lists unless `fields` asks for it.' }),
-  excerpt: Type.String(),
+  excerpt: Type.String({ examples: [STANDFIRST] }),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),
   firstPublishedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'When the article first went public (while scheduled for the first time: when it will). Set once: publishing again after an unpublish or archive restores it as `publishedAt` unless the editor gives another time.' }),
@@ -88,17 +102,26 @@ export const ArticleSchema = Type.Object({
   wordCount: Type.Integer(),
   readingTimeMinutes: Type.Integer(),
   seo: ref(SeoSchema)
-}, { $id: 'Article', additionalProperties: false })
+}
+
+export const ArticleSchema = Type.Object(articleProperties, { $id: 'Article', additionalProperties: false })
 export type Article = Static<typeof ArticleSchema>
+
+// What a list returns for each article: the body only when `fields=` names it.
+export const ArticleSummarySchema = Type.Object({
+  ...articleProperties,
+  body: Type.Optional({ ...articleProperties.body, description: 'Only with `fields=body`.' }),
+  bodyHtml: Type.Optional({ ...articleProperties.bodyHtml, description: 'Read-only HTML of the body. Only with `fields=bodyHtml`.' })
+}, { $id: 'ArticleSummary', additionalProperties: false, description: 'An article in a list: everything but the body, unless `fields` asks for it.' })
 
 const Ids = (maxItems: number, description: string) =>
   Type.Array(ref(IdSchema), { maxItems, uniqueItems: true, description })
 
 export const CreateArticleBody = Type.Object({
-  headline: Type.String({ minLength: 1, maxLength: 300, pattern: '\\S' }),
+  headline: Type.String({ minLength: 1, maxLength: 300, pattern: '\\S', examples: [HEADLINE] }),
   slug: Type.Optional(ref(SlugSchema)),
-  standfirst: Type.Optional(NullableText(1000)),
-  dateline: Type.Optional(NullableText(100)),
+  standfirst: Type.Optional(NullableText(1000, STANDFIRST)),
+  dateline: Type.Optional(NullableText(100, 'KARACHI')),
   body: Type.Optional(Type.Array(ref(BlockSchema), { maxItems: 1000 })),
   excerpt: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'A custom excerpt; null or absent derives one from the standfirst or body.' })),
   authorIds: Type.Optional(Ids(20, 'The byline, in order. Defaults to the caller\'s own author profile.')),
@@ -129,17 +152,17 @@ export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'rela
 export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 
-const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.` }))
+const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.`, examples: ['authors,leadPhoto,section'] }))
 
 export const ListArticlesQuery = Type.Object({
   ...PaginationQuery.properties,
   ...FieldsQuery.properties,
   include: IncludeQuery,
   sort: sortQuery([...articleSorts], '-publishedAt (or relevance with `q`)'),
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
-  section: anyOfQuery('section'),
-  tag: anyOfQuery('tag'),
-  author: anyOfQuery('author'),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['relief camps'], description: 'Full-text search over headline, standfirst and body. Sorted by relevance unless `sort` says otherwise; relevance ranks the 1,000 most recent matches (most recently created for staff), while a sort by date or headline reaches every match.' })),
+  section: anyOfQuery('section', 'national'),
+  tag: anyOfQuery('tag', 'floods'),
+  author: anyOfQuery('author', 'ayesha-siddiqui'),
   status: Type.Optional({ ...Status, description: 'Staff only, except `published`.' }),
   publishedAfter: Type.Optional(ref(DateTimeSchema)),
   publishedBefore: Type.Optional(ref(DateTimeSchema))
@@ -161,4 +184,4 @@ export const RevisionSchema = Type.Object({
 export const RevisionParams = Type.Object({ id: ref(IdSchema), revisionId: ref(IdSchema) }, { additionalProperties: false })
 export const ListRevisionsQuery = Type.Object({ ...PaginationQuery.properties }, { additionalProperties: false })
 
-export const articleSchemas = [BlockSchema, ArticleRefSchema, SeoSchema, ArticleSchema, RevisionSchema]
+export const articleSchemas = [...blockSchemas, BlockSchema, ArticleRefSchema, SeoSchema, ArticleSchema, ArticleSummarySchema, RevisionSchema]

@@ -13,11 +13,13 @@ export const AuthorLinksSchema = Type.Object(
   { $id: 'AuthorLinks', additionalProperties: false, description: 'Profile links, each an http(s) URL.' }
 )
 
+const BIO = 'Reports on climate and disasters from Karachi.'
+
 export const AuthorSchema = Type.Object({
   id: ref(IdSchema),
   slug: ref(SlugSchema),
-  name: Type.String(),
-  bio: Type.Union([Type.String(), Type.Null()]),
+  name: Type.String({ examples: ['Ayesha Siddiqui'] }),
+  bio: Type.Union([Type.String({ examples: [BIO] }), Type.Null()]),
   avatarId: Type.Union([ref(IdSchema), Type.Null()]),
   avatar: Type.Optional(Type.Union([ref(PhotoSchema), Type.Null()], { description: 'With `include=avatar`.' })),
   email: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Private: only in responses to staff.' })),
@@ -27,9 +29,9 @@ export const AuthorSchema = Type.Object({
 }, { $id: 'Author', additionalProperties: false })
 
 export const CreateAuthorBody = Type.Object({
-  name: NameText,
+  name: { ...NameText, examples: ['Ayesha Siddiqui'] },
   slug: Type.Optional(ref(SlugSchema)),
-  bio: Type.Optional(NullableText(5000)),
+  bio: Type.Optional(NullableText(5000, BIO)),
   avatarId: Type.Optional(Type.Union([ref(IdSchema), Type.Null()])),
   email: Type.Optional(Type.Union([Type.String({ format: 'email', maxLength: 320 }), Type.Null()])),
   links: Type.Optional(ref(AuthorLinksSchema))

@@ -1,9 +1,9 @@
 // /media/...: the stored image files, served with long-lived caching, strong ETags, 304s and
 // byte ranges. Keys are content-addressed, so a URL's bytes never change.
-import type { FastifyReply } from 'fastify'
 import parseRange from 'range-parser'
 import { Type } from 'typebox'
 import { AppError, notFound } from '../../http/errors.js'
+import { errorResponses } from '../../http/schemas.js'
 import type { Routes } from '../../http/type-provider.js'
 import { isValidKey, type MediaStore } from '../photos/storage.js'
 
@@ -13,23 +13,28 @@ const IMMUTABLE = 'public, max-age=31536000, immutable'
 const matches = (header: string | undefined, etag: string) =>
   header !== undefined && (header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
 
+// Keys are `<sha256 of the original>/<original or width>.<extension>` (photos/service.ts).
+const MediaParams = Type.Object({
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The SHA-256 of the uploaded file, in hex.', examples: ['5f2b9c1e8a7d4b3c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d'] }),
+  file: Type.String({ pattern: '^(?:original|[0-9]{1,5})\\.(?:jpg|png|webp|avif|gif)$', description: '`original.<ext>`, or a rendition `<width>.<ext>`.', examples: ['original.jpg', '320.webp'] })
+}, { additionalProperties: false })
+
 export function mediaRoutes (store: MediaStore): Routes {
   return async (app) => {
-    app.get('/*', {
+    app.get('/:hash/:file', {
       schema: {
-        operationId: 'getMedia', summary: 'An image file (original or rendition)', tags: ['Photos'],
-        description: 'Cached for a year (`immutable`): a URL\'s bytes never change. Supports `If-None-Match` and `Range`.',
-        params: Type.Object({ '*': Type.String({ maxLength: 300 }) }),
+        operationId: 'getMedia', summary: 'An image file (original or rendition)', tags: ['Photos'], security: [],
+        description: 'Cached for a year (`immutable`): a URL\'s bytes never change. Supports `If-None-Match` and `Range`. The URLs come from a photo\'s `url` and `renditions`.',
+        params: MediaParams,
         response: {
           200: { description: 'The image.', content: { 'image/*': { schema: { type: 'string', format: 'binary' } } } },
           206: { description: 'Part of the image, as asked for with `Range`.', content: { 'image/*': { schema: { type: 'string', format: 'binary' } } } },
           304: { description: 'Not Modified.', type: 'null' },
-          404: { description: 'No such file.', $ref: 'Problem' },
-          416: { description: 'The range is outside the file.', $ref: 'Problem' }
+          ...errorResponses(400, 404, 416)
         }
       }
-    }, async (request, reply: FastifyReply) => {
-      const key = (request.params as { '*': string })['*']
+    }, async (request, reply) => {
+      const key = `${request.params.hash}/${request.params.file}`
       // Only keys the app itself makes are looked up: nothing can climb out of the store.
       if (!isValidKey(key)) throw notFound('File')
       const size = await store.size(key)

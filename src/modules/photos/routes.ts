@@ -53,8 +53,9 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     config: { access: 'author' },
     preValidation: async (request) => {
       if (!request.isMultipart()) return
-      const { fields, file } = await readUpload(request, opts.maxBytes)
-      request.body = fields
+      const { fields, file, fileName } = await readUpload(request, opts.maxBytes)
+      // The schema sees the file part by its name, so it can require one; the bytes go aside.
+      request.body = file ? { ...fields, file: fileName || 'file' } : fields
       uploads.set(request, file)
     },
     schema: {

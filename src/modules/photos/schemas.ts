@@ -13,26 +13,29 @@ const HttpUrl = Type.String({
   description: 'An http(s) URL, or a path on this server.'
 })
 
+const CAPTION = 'Families leave a relief camp near Sehwan as the water recedes.'
+const ALT = 'A line of people carrying bundles along a muddy embankment.'
+
 export const PhotoSchema = Type.Object({
   id: ref(IdSchema),
-  caption: Type.Union([Type.String(), Type.Null()]),
-  credit: Type.Union([Type.String(), Type.Null()], { description: 'Who to credit, e.g. "PHOTO: ISPR".' }),
-  altText: Type.Union([Type.String(), Type.Null()]),
+  caption: Type.Union([Type.String({ examples: [CAPTION] }), Type.Null()]),
+  credit: Type.Union([Type.String({ examples: ['PHOTO: ISPR'] }), Type.Null()], { description: 'Who to credit, e.g. "PHOTO: ISPR".' }),
+  altText: Type.Union([Type.String({ examples: [ALT] }), Type.Null()]),
   width: Type.Union([Type.Integer(), Type.Null()]),
   height: Type.Union([Type.Integer(), Type.Null()]),
   mimeType: Type.Union([Type.String(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()]),
-  url: Type.String({ description: 'The image. Absolute when the server has PUBLIC_URL or MEDIA_URL set, a path on this server otherwise; a photo added by an outside URL keeps it.' }),
+  url: Type.String({ examples: ['/media/5f2b9c1e8a7d4b3c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d/original.jpg'], description: 'The image. Absolute when the server has PUBLIC_URL or MEDIA_URL set, a path on this server otherwise; a photo added by an outside URL keeps it.' }),
   renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String(), mimeType: Type.Optional(Type.String()) }), { description: 'Sizes for srcset: for an upload, each width in the original format and in WebP, never wider than the original. URLs as `url`.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema)
 }, { $id: 'Photo', additionalProperties: false })
 
 export const CreatePhotoBody = Type.Object({
-  url: Type.Unsafe<string>(HttpUrl),
-  caption: Type.Optional(NullableText(2000)),
-  credit: Type.Optional(NullableText(300)),
-  altText: Type.Optional(NullableText(1000)),
+  url: Type.Unsafe<string>({ ...HttpUrl, examples: ['https://images.example.com/sindh-floods/relief-camp.jpg'] }),
+  caption: Type.Optional(NullableText(2000, CAPTION)),
+  credit: Type.Optional(NullableText(300, 'PHOTO: ISPR')),
+  altText: Type.Optional(NullableText(1000, ALT)),
   width: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
   height: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
   mimeType: Type.Optional(Type.Union([Type.String({ pattern: '^image/[a-z0-9.+-]+$', maxLength: 100 }), Type.Null()])),
@@ -57,9 +60,10 @@ export type UpdatePhoto = Static<typeof UpdatePhotoBody>
 export type ListPhotos = Static<typeof ListPhotosQuery>
 
 export const UploadPhotoFields = Type.Object({
-  file: Type.Optional(Type.Unsafe<string>({ type: 'string', format: 'binary', description: 'The image: JPEG, PNG, WebP, AVIF or GIF, judged by its content. Required.' })),
-  caption: Type.Optional(Type.String({ maxLength: 2000 })),
-  credit: Type.Optional(Type.String({ maxLength: 300 })),
-  altText: Type.Optional(Type.String({ maxLength: 1000 }))
-}, { additionalProperties: false })
-export type UploadPhoto = Static<typeof UploadPhotoFields>
+  file: Type.Unsafe<string>({ type: 'string', format: 'binary', contentMediaType: 'image/*', description: 'The image: JPEG, PNG, WebP, AVIF or GIF, judged by its content.' }),
+  caption: Type.Optional(Type.String({ maxLength: 2000, examples: [CAPTION] })),
+  credit: Type.Optional(Type.String({ maxLength: 300, examples: ['PHOTO: ISPR'] })),
+  altText: Type.Optional(Type.String({ maxLength: 1000, examples: [ALT] }))
+}, { additionalProperties: false, description: 'A photo upload: the file and its credits.' })
+/** An upload's metadata: the form without its file. */
+export type UploadPhoto = Omit<Static<typeof UploadPhotoFields>, 'file'>

@@ -2,11 +2,12 @@
 import type { FastifyRequest } from 'fastify'
 import { AppError, invalidField } from '../../http/errors.js'
 
-export type ReadUpload = { fields: Record<string, string>, file?: Buffer }
+export type ReadUpload = { fields: Record<string, string>, file?: Buffer, fileName?: string }
 
 export async function readUpload (request: FastifyRequest, maxBytes: number): Promise<ReadUpload> {
   const fields: Record<string, string> = {}
   let file: Buffer | undefined
+  let fileName: string | undefined
   try {
     const parts = request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 10_000, parts: 11 } })
     for await (const part of parts) {
@@ -17,6 +18,7 @@ export async function readUpload (request: FastifyRequest, maxBytes: number): Pr
         }
         // Whole in memory: it is hashed and decoded anyway, and the size limit bounds it.
         file = await part.toBuffer()
+        fileName = part.filename
       } else {
         fields[part.fieldname] = String(part.value)
       }
@@ -31,5 +33,5 @@ export async function readUpload (request: FastifyRequest, maxBytes: number): Pr
     if (code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw new AppError('BAD_REQUEST', 'The form has too many parts.')
     throw new AppError('BAD_REQUEST', 'The multipart body is malformed or was cut off; nothing was stored.')
   }
-  return { fields, file }
+  return { fields, file, fileName }
 }

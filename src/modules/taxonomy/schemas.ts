@@ -4,22 +4,29 @@ import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, SlugSchema, ref
 import { sortQuery } from '../../http/pagination.js'
 
 export const NameText = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Not blank; at most 200 characters.' })
-export const NullableText = (maxLength: number) => Type.Union([Type.String({ maxLength }), Type.Null()])
+export const NullableText = (maxLength: number, example?: string) =>
+  Type.Union([Type.String({ maxLength, ...(example !== undefined && { examples: [example] }) }), Type.Null()])
+
+const examples = {
+  Section: { name: 'National', description: 'News from across Pakistan.' },
+  Tag: { name: 'Floods', description: 'Monsoon floods and the relief effort.' }
+}
 
 function taxonomySchemas<K extends 'Section' | 'Tag'> (kind: K) {
+  const example = examples[kind]
   const Schema = Type.Object({
     id: ref(IdSchema),
     slug: ref(SlugSchema),
-    name: Type.String(),
-    description: Type.Union([Type.String(), Type.Null()]),
+    name: Type.String({ examples: [example.name] }),
+    description: Type.Union([Type.String({ examples: [example.description] }), Type.Null()]),
     createdAt: ref(DateTimeSchema),
     updatedAt: ref(DateTimeSchema)
   }, { $id: kind, additionalProperties: false })
 
   const CreateBody = Type.Object({
-    name: NameText,
+    name: { ...NameText, examples: [example.name] },
     slug: Type.Optional(ref(SlugSchema)),
-    description: Type.Optional(NullableText(2000))
+    description: Type.Optional(NullableText(2000, example.description))
   }, { additionalProperties: false })
 
   const UpdateBody = Type.Partial(CreateBody, { additionalProperties: false, minProperties: 1 })
