@@ -71,7 +71,7 @@ export const ArticleSchema = Type.Object({
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema),
   authorIds: Type.Array(ref(IdSchema), { description: 'The byline, in order.' }),
-  authors: Included(Type.Array(ref(AuthorSchema)), 'authors'),
+  authors: Type.Optional(Type.Array(ref(AuthorSchema), { description: 'With `include=authors`; `include=authors.avatar` also embeds each author\'s `avatar` (a photo, or null).' })),
   leadPhotoId: Nullable(ref(IdSchema)),
   leadPhotoCaption: Nullable(Type.String({ description: 'Overrides the photo\'s own caption for this article.' })),
   leadPhoto: Included(Nullable(ref(PhotoSchema)), 'leadPhoto'),
@@ -120,7 +120,8 @@ export const PublishBody = Type.Object({
   publishedAt: Type.Optional(ref(DateTimeSchema))
 }, { additionalProperties: false, description: 'A future publishedAt schedules the article; a past one backdates it; none publishes now.' })
 
-export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
+// `authors.avatar` embeds the byline with each author's avatar photo (and implies `authors`).
+export const articleIncludes = ['authors', 'authors.avatar', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
 export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 
