@@ -1,5 +1,5 @@
 # Build stage: compile TypeScript, then keep only production dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,13 +8,15 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # Run stage: compiled code, production modules and migrations, as the unprivileged node user.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0 DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
+# Owned by node before anything is mounted there: a new named volume mounted at /data (see
+# docker-compose.yml) starts as a copy of this directory, owner included.
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000

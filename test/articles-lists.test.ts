@@ -258,7 +258,8 @@ t.test('articles: lists', async (t) => {
     const photo = await makePhoto(h)
     const bodyPhoto = await makePhoto(h, { url: 'https://img.example/body.jpg' })
     const [tag1, tag2] = [await makeTag(h, 'N+1 one'), await makeTag(h, 'N+1 two')]
-    const writer = await makeAuthor(h, 'N Plus Writer')
+    const avatar = await makePhoto(h, { url: 'https://img.example/avatar.jpg', caption: 'The writer' })
+    const writer = expectStatus(await call(h.app, 'POST', '/v1/authors', { token: h.editor.token, body: { name: 'N Plus Writer', avatarId: avatar.id, email: 'writer@n-plus.test' } }), 201)
     const target = await publish(h, (await makeArticle(h, { headline: 'N+1 target' })).id)
 
     const fill = async (name: string, n: number) => {
@@ -276,12 +277,12 @@ t.test('articles: lists', async (t) => {
     const small = await fill('Small', 3)
     const large = await fill('Large', 25)
 
-    const cost = async (sectionId: string, expected: number) => {
+    const cost = async (sectionId: string, expected: number, authors = 'authors') => {
       h.queries.length = 0
       const res = await call(h.app, 'GET', '/v1/articles', {
         query: {
           section: sectionId, limit: '25',
-          include: 'authors,leadPhoto,section,tags,relatedArticles',
+          include: `${authors},leadPhoto,section,tags,relatedArticles`,
           fields: 'headline,body,bodyHtml,authorIds,tagIds,relatedArticleIds,leadPhotoId,sectionId'
         }
       })
@@ -290,6 +291,9 @@ t.test('articles: lists', async (t) => {
       t.equal(page.data.length, expected)
       for (const a of page.data) {
         t.strictSame(a.authors.map((x: Json) => x.id), [writer.id, h.author.authorId])
+        t.notOk(a.authors.some((x: Json) => 'email' in x), 'no author email for the public')
+        if (authors === 'authors.avatar') t.strictSame(a.authors.map((x: Json) => x.avatar?.id ?? x.avatar), [avatar.id, null], 'each author with an avatar (or null)')
+        else t.notOk(a.authors.some((x: Json) => 'avatar' in x), 'no avatar unless asked')
         t.strictSame(a.tags.map((x: Json) => x.id), [tag2.id, tag1.id])
         t.equal(a.leadPhoto.id, photo.id)
         t.equal(a.section.id, sectionId)
@@ -304,11 +308,23 @@ t.test('articles: lists', async (t) => {
     t.comment(`a list page with every include and the body costs ${three} SQL statements for 3 articles and ${twentyFive} for 25`)
     t.equal(twentyFive, three, 'the same number of queries for 25 articles as for 3')
     t.ok(three <= 10, `a small fixed number (${three})`)
+    const threeWithAvatars = await cost(small.id, 3, 'authors.avatar')
+    t.equal(await cost(large.id, 25, 'authors.avatar'), threeWithAvatars, 'with the authors\' avatars, the same number for 25 as for 3')
+    t.equal(threeWithAvatars, three + 1, 'the avatars of a whole page cost one query')
 
     h.queries.length = 0
     const single = await call(h.app, 'GET', `/v1/articles/${target.id}?include=authors,leadPhoto,section,tags,relatedArticles`)
     expectStatus(single, 200)
     t.ok(h.queries.length <= 10, `a single article too (${h.queries.length})`)
+
+    const [first] = expectStatus(await call(h.app, 'GET', '/v1/articles', { query: { section: small.id, limit: '1' } }), 200).data
+    const shown = expectStatus(await call(h.app, 'GET', `/v1/articles/by-slug/${first.slug}`, { query: { include: 'authors.avatar' } }), 200)
+    t.strictSame(shown.authors[0].avatar, expectStatus(await call(h.app, 'GET', `/v1/photos/${avatar.id}`), 200), 'the avatar is the whole photo')
+    t.equal(shown.authors[1].avatar, null, 'an author without one has a null avatar')
+    t.notOk('leadPhoto' in shown || 'section' in shown || 'email' in shown.authors[0], 'the byline only, and no email for the public')
+    const staff = expectStatus(await call(h.app, 'GET', `/v1/articles/${first.id}`, { token: h.editor.token, query: { include: 'authors.avatar,leadPhoto' } }), 200)
+    t.equal(staff.authors[0].email, 'writer@n-plus.test', 'staff see the email')
+    t.equal(staff.leadPhoto.id, photo.id)
   })
 
   t.test('full-text search', async (t) => {

@@ -2,9 +2,10 @@
 import { randomInt } from 'node:crypto'
 import t from 'tap'
 import { build } from './helper.js'
+import { redisMissing, testRedisUrl } from './redis-helpers.js'
 
-t.test('failed authentications are counted across instances through Redis', async (t) => {
-  const env = { REDIS_URL: 'redis://127.0.0.1:6379', AUTH_FAILURE_LIMIT: '3' }
+t.test('failed authentications are counted across instances through Redis', { skip: await redisMissing() }, async (t) => {
+  const env = { REDIS_URL: testRedisUrl, AUTH_FAILURE_LIMIT: '3' }
   const one = await build(t, { env })
   const two = await build(t, { env, database: one.database })
   const remoteAddress = `192.0.2.${randomInt(1, 255)}`

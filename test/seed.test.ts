@@ -114,6 +114,35 @@ t.test('demo seed', async (t) => {
     t.same([...new Set(data.flatMap((a) => a.body.map((b) => b.type)))].sort(), ['embed', 'heading', 'list', 'paragraph', 'photo', 'quote', 'related'])
   })
 
+  await t.test('every article was created, then published or scheduled, then updated, in that order', async (t) => {
+    const res = await call(h.app, 'GET', '/v1/articles', { token: h.editor.token, query: { fields: 'headline,status,createdAt,publishedAt,updatedAt', limit: '100' } })
+    const data: Array<{ headline: string, status: string, createdAt: string, publishedAt: string | null, updatedAt: string }> = res.json().data
+    t.equal(data.length, 30)
+    const at = (s: string) => Date.parse(s)
+    // What the seed made before its stories (the test's own staff authors aside).
+    const setUp: number[] = []
+    for (const url of ['/v1/photos', '/v1/authors', '/v1/sections', '/v1/tags']) {
+      const items: Array<{ createdAt: string, links?: { website?: string } }> = (await call(h.app, 'GET', url, { query: { limit: '100' } })).json().data
+      setUp.push(...items.filter((x) => url !== '/v1/authors' || x.links?.website?.startsWith('https://dateline.example/')).map((x) => at(x.createdAt)))
+    }
+    t.equal(setUp.length, 6 + 5 + 5 + 10)
+    const firstStory = Math.min(...data.map((a) => at(a.createdAt)))
+    for (const a of data) {
+      const [created, updated] = [at(a.createdAt), at(a.updatedAt)]
+      t.ok(created <= updated && updated <= now.getTime(), `${a.headline}: created ${a.createdAt} <= updated ${a.updatedAt} <= now`)
+      if (a.status === 'draft') {
+        t.equal(a.publishedAt, null)
+      } else if (a.status === 'scheduled') {
+        t.ok(updated < at(a.publishedAt!), `${a.headline}: scheduled (${a.updatedAt}) before it goes out (${a.publishedAt})`)
+      } else {
+        const published = at(a.publishedAt!)
+        t.ok(created < published && published <= updated, `${a.headline}: created ${a.createdAt} < published ${a.publishedAt} <= updated ${a.updatedAt}`)
+        if (a.status === 'archived') t.ok(published < updated, 'archived after it was published')
+      }
+    }
+    t.ok(setUp.every((x) => x <= firstStory), 'photos, authors, sections and tags existed before the first story')
+  })
+
   await t.test('full-text search finds several stories on a shared word', async (t) => {
     for (const [q, atLeast] of [['flood', 8], ['budget', 4], ['election', 3]] as const) {
       const res = await call(h.app, 'GET', '/v1/articles', { query: { q, limit: '100' } })

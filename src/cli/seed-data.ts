@@ -385,6 +385,27 @@ const stories: Story[] = [
     ] }
 ]
 
+const HOUR = 3_600_000
+const SETUP_DAYS = 35
+
+/**
+ * When a story was drafted, published (or scheduled) and archived, so that createdAt <=
+ * publishedAt <= updatedAt for published stories; a scheduled one was drafted and scheduled
+ * (updatedAt) before the publishedAt still to come; a draft was last touched when it was begun.
+ */
+function timeline (s: Story, i: number, now: Date) {
+  const draftHours = 2 + (i % 4)
+  const publishedAt = s.at === null ? undefined : new Date(now.getTime() - s.at * DAY)
+  const due = publishedAt !== undefined && publishedAt <= now
+  const createdAt = due
+    ? new Date(publishedAt.getTime() - draftHours * HOUR)
+    : new Date(now.getTime() - ((1 + (i % 3)) * DAY + draftHours * HOUR))
+  // Published at its time; scheduled an hour after the draft was begun.
+  const decidedAt = due ? publishedAt : new Date(createdAt.getTime() + HOUR)
+  const archivedAt = new Date(Math.min(decidedAt.getTime() + 2 * DAY, now.getTime()))
+  return { createdAt, publishedAt, decidedAt, archivedAt }
+}
+
 /** Whether any article exists; a database with content is left alone. */
 export async function hasContent (db: Db): Promise<boolean> {
   return (await db.select({ id: articles.id }).from(articles).limit(1)).length > 0
@@ -410,26 +431,28 @@ function resolve (body: Block[], photoIds: Record<string, string>, articleIds: M
 export async function seedDemo (db: Db, now: Date = new Date(), store?: MediaStore): Promise<SeedSummary> {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
+    // The newsroom (photos, authors, sections, tags) exists before its first story.
+    const setUp = new Date(now.getTime() - SETUP_DAYS * DAY)
     const photoIds = await idsOf(photoData, async (key, [width, height, caption, credit, altText]) => {
       if (store) {
         const file = await demoImage(key, width, height)
-        return createUploadedPhoto(tx, store, { file, meta: { caption, credit, altText }, createdById: null, maxPixels: width * height, now })
+        return createUploadedPhoto(tx, store, { file, meta: { caption, credit, altText }, createdById: null, maxPixels: width * height, now: setUp })
       }
       const url = `https://images.dateline.example/demo/${key}.jpg`
       const renditions = [800, 1600].map((w) => ({ width: w, url: url.replace('.jpg', `-${w}.jpg`) }))
-      return createPhoto(tx, { url, width, height, mimeType: 'image/jpeg', caption, credit, altText, renditions }, null)
+      return createPhoto(tx, { url, width, height, mimeType: 'image/jpeg', caption, credit, altText, renditions }, null, setUp)
     })
     const authorIds = await idsOf(authorData, (_key, [name, bio]) => {
       const slug = name.toLowerCase().replace(/\s+/g, '-')
-      return createAuthor(tx, { name, bio, email: `${slug.replace(/-/g, '.')}@dateline.example`, links: { website: `https://dateline.example/authors/${slug}` } })
+      return createAuthor(tx, { name, bio, email: `${slug.replace(/-/g, '.')}@dateline.example`, links: { website: `https://dateline.example/authors/${slug}` } }, setUp)
     })
-    const sectionIds = await idsOf(sectionData, (_key, [name, description]) => createTaxonomy(tx, 'section', { name, description }))
-    const tagIds = await idsOf(tagData, (_key, [name, description]) => createTaxonomy(tx, 'tag', { name, description }))
+    const sectionIds = await idsOf(sectionData, (_key, [name, description]) => createTaxonomy(tx, 'section', { name, description }, setUp))
+    const tagIds = await idsOf(tagData, (_key, [name, description]) => createTaxonomy(tx, 'tag', { name, description }, setUp))
 
     const articleIds = new Map<string, string>()
     const guard = () => {}
-    for (const s of stories) {
-      const publishedAt = s.at === null ? undefined : new Date(now.getTime() - s.at * DAY)
+    for (const [i, s] of stories.entries()) {
+      const { createdAt, publishedAt, decidedAt, archivedAt } = timeline(s, i, now)
       const body = typeof s.body === 'function' ? s.body(publishedAt ?? now) : s.body
       const { id } = await createArticle(tx, {
         headline: s.headline, standfirst: s.standfirst, dateline: s.dateline, body: resolve(body, photoIds, articleIds),
@@ -437,10 +460,10 @@ export async function seedDemo (db: Db, now: Date = new Date(), store?: MediaSto
         relatedArticleIds: (s.related ?? []).map((k) => articleIds.get(k)!),
         ...(s.lead && { leadPhotoId: photoIds[s.lead.photo], leadPhotoCaption: s.lead.caption ?? null }),
         seo: { title: s.headline, description: s.standfirst }
-      }, null)
+      }, null, createdAt)
       articleIds.set(s.key, id)
-      if (publishedAt) await changeStatus(tx, id, 'publish', { now, publishedAt: publishedAt.toISOString(), guard })
-      if (s.archive) await changeStatus(tx, id, 'archive', { now, guard })
+      if (publishedAt) await changeStatus(tx, id, 'publish', { now: decidedAt, publishedAt: publishedAt.toISOString(), guard })
+      if (s.archive) await changeStatus(tx, id, 'archive', { now: archivedAt, guard })
     }
 
     const byStatus = { published: 0, scheduled: 0, draft: 0, archived: 0 }

@@ -52,8 +52,18 @@ export const photos = pgTable('photos', {
   createdById: uuid('created_by_id'),
   version: version(),
   createdAt: createdAt(),
-  updatedAt: updatedAt()
-}, (t) => [index('photos_created_at_idx').on(t.createdAt.desc(), t.id.desc()), index('photos_sha256_idx').on(t.sha256)])
+  updatedAt: updatedAt(),
+  // What `q=` searches: the 'simple' configuration lowercases words and keeps them whole (no
+  // stemming, no stop words), since credits and captions are names and places more than prose.
+  search: tsvector('search').notNull().generatedAlwaysAs(sql`
+    to_tsvector('simple', coalesce(caption, '') || ' ' || coalesce(credit, '') || ' ' || coalesce(alt_text, ''))`)
+}, (t) => [
+  index('photos_created_at_idx').on(t.createdAt.desc(), t.id.desc()),
+  index('photos_sha256_idx').on(t.sha256),
+  index('photos_search_idx').using('gin', t.search),
+  // `credit=` is case-insensitive and keeps the newest-first keyset order of the list.
+  index('photos_credit_idx').on(sql`lower(${t.credit})`, t.createdAt.desc(), t.id.desc())
+])
 
 export const authors = pgTable('authors', {
   id: id(),

@@ -93,18 +93,22 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
   const ids = rows.map((r) => r.id)
   const inc = view.include
   const want = (key: string) => wants(view, key)
+  // `authors.avatar` is `authors` plus one query for the page's avatars.
+  const withAvatars = inc.has('authors.avatar')
+  const embedAuthors = withAvatars || inc.has('authors')
+  const included = (key: string) => (key === 'authors' ? embedAuthors : inc.has(key as ArticleInclude))
 
   // Rows read with their links need no query for the ids alone.
   const unlinked = rows.some((r) => !r.links)
   // Where the objects are loaded, their ids come from the same query, so the two always agree.
-  const loadBylines = (want('authorIds') && unlinked) || inc.has('authors')
+  const loadBylines = (want('authorIds') && unlinked) || embedAuthors
   const bylines = loadBylines
     ? await db.select({ articleId: articleAuthors.articleId, author: authors }).from(articleAuthors)
       .innerJoin(authors, eq(authors.id, articleAuthors.authorId))
       .where(inArray(articleAuthors.articleId, ids)).orderBy(asc(articleAuthors.articleId), asc(articleAuthors.position))
     : []
-  const presentedAuthors = inc.has('authors')
-    ? new Map((await presentAuthors(db, [...new Map(bylines.map((b) => [b.author.id, b.author])).values()], { include: new Set(), staff: view.staff, urls: view.urls })).map((a) => [a.id, a]))
+  const presentedAuthors = embedAuthors
+    ? new Map((await presentAuthors(db, [...new Map(bylines.map((b) => [b.author.id, b.author])).values()], { include: new Set(withAvatars ? ['avatar'] : []), staff: view.staff, urls: view.urls })).map((a) => [a.id, a]))
     : undefined
   const byArticleAuthors = groupBy(bylines, (b) => b.articleId, (b) => b.author.id)
 
@@ -179,7 +183,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       readingTimeMinutes: row.readingTimeMinutes,
       seo: { title: row.seoTitle, description: row.seoDescription }
     }
-    if (inc.has('authors')) full.authors = authorIds.map((id) => wire(presentedAuthors!.get(id)!))
+    if (embedAuthors) full.authors = authorIds.map((id) => wire(presentedAuthors!.get(id)!))
     if (inc.has('leadPhoto')) full.leadPhoto = photo && wire(presentPhoto({ ...photo, caption: row.leadPhotoCaption ?? photo.caption }, view.urls))
     const section = row.sectionId ? sectionMap.get(row.sectionId) : undefined
     if (inc.has('section')) full.section = section ? wire(section) : null
@@ -187,8 +191,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     if (inc.has('relatedArticles')) full.relatedArticles = byArticleRelated.get(row.id) ?? []
     const out: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(full)) {
-      const isIncluded = inc.has(key as ArticleInclude)
-      if (value !== undefined && (isIncluded || want(key))) out[key] = value
+      if (value !== undefined && (included(key) || want(key))) out[key] = value
     }
     return out
   })

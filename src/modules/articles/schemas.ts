@@ -87,7 +87,7 @@ const articleProperties = {
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema),
   authorIds: Type.Array(ref(IdSchema), { description: 'The byline, in order.' }),
-  authors: Included(Type.Array(ref(AuthorSchema)), 'authors'),
+  authors: Type.Optional(Type.Array(ref(AuthorSchema), { description: 'With `include=authors`; `include=authors.avatar` also embeds each author\'s `avatar` (a photo, or null).' })),
   leadPhotoId: Nullable(ref(IdSchema)),
   leadPhotoCaption: Nullable(Type.String({ description: 'Overrides the photo\'s own caption for this article.' })),
   leadPhoto: Included(Nullable(ref(PhotoSchema)), 'leadPhoto'),
@@ -148,7 +148,8 @@ export const PublishBody = Type.Object({
   description: 'A future publishedAt schedules the article; a past one backdates it. Without one, a published or scheduled article keeps its time, an article taken down (unpublished or archived) after it went public returns at its `firstPublishedAt`, and any other publishes now.'
 })
 
-export const articleIncludes = ['authors', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
+// `authors.avatar` embeds the byline with each author's avatar photo (and implies `authors`).
+export const articleIncludes = ['authors', 'authors.avatar', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
 export type ArticleInclude = (typeof articleIncludes)[number]
 export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
 

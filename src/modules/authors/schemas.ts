@@ -21,7 +21,7 @@ export const AuthorSchema = Type.Object({
   name: Type.String({ examples: ['Ayesha Siddiqui'] }),
   bio: Type.Union([Type.String({ examples: [BIO] }), Type.Null()]),
   avatarId: Type.Union([ref(IdSchema), Type.Null()]),
-  avatar: Type.Optional(Type.Union([ref(PhotoSchema), Type.Null()], { description: 'With `include=avatar`.' })),
+  avatar: Type.Optional(Type.Union([ref(PhotoSchema), Type.Null()], { description: 'With `include=avatar`, or in an article with `include=authors.avatar`.' })),
   email: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Private: only in responses to staff.' })),
   links: ref(AuthorLinksSchema),
   createdAt: ref(DateTimeSchema),

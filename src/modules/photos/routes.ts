@@ -35,7 +35,14 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
 
   app.get('/', {
     config: { access: 'public' },
-    schema: { operationId: 'listPhotos', summary: 'List photos, newest first', tags, querystring: ListPhotosQuery, response: { 200: page(ref(PhotoSchema)) } }
+    schema: {
+      operationId: 'listPhotos',
+      summary: 'List and search photos, newest first',
+      description: 'Every photo, whoever added it and whatever uses it. `q` searches caption, credit and alt text by word prefix; `credit`, `createdAfter` and `createdBefore` narrow the list; all of them combine, and the next page takes the same filters with `cursor`.',
+      tags,
+      querystring: ListPhotosQuery,
+      response: { 200: page(ref(PhotoSchema)) }
+    }
   }, async (request) => {
     const chosen = parseFields(request.query.fields, fields)
     const result = await listPhotos(app.db, request.query)

@@ -1,33 +1,55 @@
 // Photo metadata: create, read, update, and delete when nothing uses the photo.
-import { and, eq, inArray, ne, sql } from 'drizzle-orm'
+import { and, eq, getTableColumns, gte, inArray, lte, ne, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
 import { assertVersion } from '../../http/caching.js'
-import { AppError, notFound } from '../../http/errors.js'
+import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { extensions, mimeTypes, processImage, RENDITION_WIDTHS } from './process.js'
 import type { CreatePhoto, ListPhotos, UpdatePhoto, UploadPhoto } from './schemas.js'
 import { isValidKey, type MediaStore } from './storage.js'
 
-export type PhotoRow = typeof photos.$inferSelect
+// Every column but the search vector, which only the database reads.
+const { search: _search, ...photoColumns } = getTableColumns(photos)
+export type PhotoRow = Omit<typeof photos.$inferSelect, 'search'>
+
+/**
+ * `q` as a tsquery: each run of letters and digits becomes a quoted prefix term, all of which
+ * must match. Quoting every term means no input can be a tsquery syntax error.
+ */
+export function photoSearchQuery (q: string): string {
+  const words = q.toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu)
+  if (!words) throw invalidField('/q', 'needs at least one letter or digit', 'query')
+  return [...new Set(words)].map((w) => `'${w}':*`).join(' & ')
+}
+
+function filters (query: ListPhotos): SQL[] {
+  const where: SQL[] = []
+  if (query.q !== undefined) where.push(sql`${photos.search} @@ to_tsquery('simple', ${photoSearchQuery(query.q)})`)
+  if (query.credit !== undefined) where.push(sql`lower(${photos.credit}) = lower(${query.credit})`)
+  if (query.createdAfter !== undefined) where.push(gte(photos.createdAt, new Date(query.createdAfter)))
+  if (query.createdBefore !== undefined) where.push(lte(photos.createdAt, new Date(query.createdBefore)))
+  return where
+}
 
 export async function listPhotos (db: Db, query: ListPhotos) {
   const sort = parseSort(query.sort, { createdAt: { expr: photos.createdAt, kind: 'date' } }, '-createdAt')
   const { where, orderBy } = keyset(sort, photos.id, decodeCursor(query.cursor, sort))
-  const rows = await db.select().from(photos).where(where).orderBy(...orderBy).limit(query.limit + 1)
-  return paginate(rows, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, photos, undefined))
+  const matching = and(...filters(query))
+  const rows = await db.select(photoColumns).from(photos).where(and(matching, where)).orderBy(...orderBy).limit(query.limit + 1)
+  return paginate(rows, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, photos, matching))
 }
 
 export async function getPhoto (db: Db, id: string) {
-  const [row] = await db.select().from(photos).where(eq(photos.id, id))
+  const [row] = await db.select(photoColumns).from(photos).where(eq(photos.id, id))
   if (!row) throw notFound('Photo')
   return row
 }
 
 export async function photosByIds (db: Db, ids: string[]) {
   if (ids.length === 0) return new Map<string, PhotoRow>()
-  const rows = await db.select().from(photos).where(inArray(photos.id, ids))
+  const rows = await db.select(photoColumns).from(photos).where(inArray(photos.id, ids))
   return new Map(rows.map((r) => [r.id, r]))
 }
 
@@ -35,13 +57,13 @@ export async function photosByIds (db: Db, ids: string[]) {
 // (microseconds): a list cursor carries milliseconds, so a finer stored value would make
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createPhoto (db: Db, input: CreatePhoto, createdById: string | null, now: Date = new Date()) {
-  const [row] = await db.insert(photos).values({ ...input, createdById, createdAt: now, updatedAt: now }).returning()
+  const [row] = await db.insert(photos).values({ ...input, createdById, createdAt: now, updatedAt: now }).returning(photoColumns)
   return row
 }
 
 export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: number[] | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(photos).where(eq(photos.id, id)).for('update')
+    const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
     assertVersion(current.version, ifMatch)
@@ -54,7 +76,7 @@ export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMat
         })
       }
     }
-    const [row] = await tx.update(photos).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(photos.id, id)).returning()
+    const [row] = await tx.update(photos).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(photos.id, id)).returning(photoColumns)
     return row
   })
 }
@@ -73,7 +95,7 @@ async function references (db: Db, id: string): Promise<Reference[]> {
 
 export async function deletePhoto (db: Db, id: string, ifMatch: number[] | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(photos).where(eq(photos.id, id)).for('update')
+    const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
     assertVersion(current.version, ifMatch)
@@ -128,7 +150,7 @@ export async function createUploadedPhoto (db: Db, store: MediaStore, input: { f
         createdById: input.createdById,
         createdAt: now,
         updatedAt: now
-      }).returning()
+      }).returning(photoColumns)
       return row
     } catch (error) {
       // Nothing partial is left behind: files this upload added go again (still under the lock,
