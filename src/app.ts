@@ -11,6 +11,7 @@ import { publicUrls, type PublicUrls } from './lib/public-urls.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
+import drain from './http/drain.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
@@ -92,12 +93,16 @@ export async function buildApp (options: AppOptions) {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
     // One log line a request (below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // While closing, requests go through the drain hook (src/http/drain.ts): a problem with
+    // Retry-After, not Fastify's bare 503.
+    return503OnClosing: false,
     // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it.
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
         let answered = false
         try {
-          answered = cache.serveRaw(req, res)
+          // A draining instance answers through Fastify, whose answers close their connections.
+          answered = !app.drain.draining && cache.serveRaw(req, res)
         } catch (err) {
           // Outside Fastify nothing would catch it: Fastify answers instead, if it still can.
           app.log.error({ err }, 'public cache failed')
@@ -153,6 +158,8 @@ export async function buildApp (options: AppOptions) {
     contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': null } }
   })
   await app.register(cors, corsOptions(config.CORS_ORIGIN))
+  // After the headers every answer carries: a draining instance refuses new work with them.
+  await app.register(drain)
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
   if (redis) {

@@ -23,6 +23,10 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   // At start, how long to wait for a PostgreSQL server that is starting or not yet reachable.
   DATABASE_CONNECT_WAIT_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
+  // On SIGTERM: how long running requests may take to finish before the process exits anyway.
+  SHUTDOWN_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+  // On SIGTERM: how long to keep serving, not ready, before draining (for balancers to notice).
+  SHUTDOWN_DELAY_SECONDS: Type.Integer({ minimum: 0, maximum: 300, default: 0 }),
   DATA_DIR: Type.String({ default: './data' }),
   // Uploaded images; default DATA_DIR/media. Instances behind one load balancer must share it.
   MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),

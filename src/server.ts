@@ -1,6 +1,5 @@
 // Entry point: read the config, open and migrate the database, serve, and shut down gracefully.
 // Each step of the start says what it did in one line; a start that fails says why in one line.
-import closeWithGrace from 'close-with-grace'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, mediaDirOf, type Config } from './config.js'
@@ -55,7 +54,8 @@ try {
   if (error instanceof DatabaseStartError) await giveUp(error.message)
   throw error
 }
-log.info(`Database: ${database.where}`)
+const db: Database = database
+log.info(`Database: ${db.where}`)
 
 const migrations = await database.migrate()
 log.info(`Migrations: ${migrations.applied === 0 ? 'none pending' : `${migrations.applied} applied`} (${migrations.total} in all)`)
@@ -93,13 +93,50 @@ if (database.lock) {
 // Asked before listening, so the start's last lines come together.
 const noAdmin = !(await firstAdmin(database.db))
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await channel?.close()
-  await app.close()
-  await database.close()
-})
+// Shutdown: readiness turns 503 at once; after SHUTDOWN_DELAY_SECONDS (time for balancers to
+// notice) new work is refused, running requests finish, every connection closes as its last
+// answer goes out, then the database. A second signal, or the time limit, ends it at once.
+let stopping = false
+async function shutdown (reason: string, code: number) {
+  if (stopping) {
+    log.warn(`${reason} again: exiting now`)
+    process.exit(code || 1)
+  }
+  stopping = true
+  const started = Date.now()
+  app.drain.leaving = true
+  if (config.SHUTDOWN_DELAY_SECONDS > 0) {
+    log.info(`Shutting down (${reason}): not ready from now; serving ${config.SHUTDOWN_DELAY_SECONDS} s more while balancers notice`)
+    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_SECONDS * 1000))
+  }
+  app.drain.draining = true
+  log.info(`Shutting down (${reason}): ${app.drain.inFlight} request(s) in flight; new requests get 503 with Retry-After`)
+  const limit = setTimeout(() => {
+    log.error(`Shutdown took longer than ${config.SHUTDOWN_TIMEOUT_SECONDS} s: ${app.drain.inFlight} request(s) were cut off`)
+    process.exit(1)
+  }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000)
+  // A connection that went idle between two of Node's own sweeps is closed at the next one.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+  try {
+    await channel?.close()
+    await app.close()
+    await db.close()
+    log.info(`Stopped after ${Date.now() - started} ms: every request answered, connections and database closed`)
+  } catch (err) {
+    log.error({ err }, 'shutdown failed')
+    code = 1
+  } finally {
+    clearTimeout(limit)
+    clearInterval(sweep)
+  }
+  process.exit(code)
+}
+process.on('SIGTERM', () => { void shutdown('SIGTERM', 0) })
+process.on('SIGINT', () => { void shutdown('SIGINT', 0) })
+// A fault nothing handled is an unknown state: finish what is running, then exit 1 so a
+// supervisor starts a clean process. (Lost database connections are handled where they occur.)
+process.on('uncaughtException', (err) => { log.fatal({ err }, 'unexpected error'); void shutdown('an unexpected error', 1) })
+process.on('unhandledRejection', (err) => { log.fatal({ err }, 'unexpected error'); void shutdown('an unexpected error', 1) })
 
 try {
   await app.listen({ port: config.PORT, host: config.HOST, listenTextResolver: (address) => `Listening on ${address}` })

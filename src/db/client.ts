@@ -88,8 +88,13 @@ async function openPostgres(url: string, options: DatabaseOptions, logger?: Logg
   const { drizzle } = await import('drizzle-orm/node-postgres')
   const { migrate } = await import('drizzle-orm/node-postgres/migrator')
   const pool = new pg.default.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 })
-  // An idle client that loses its server must not crash the process; the next query reconnects.
+  // A client that loses its server emits 'error'. The pool listens on idle clients only, and an
+  // 'error' with no listener ends the process: a transaction's client between two statements
+  // (a database restart, say) would take the whole API down. Every client gets a listener of
+  // its own; the failed client's next query rejects, the request answers 503, and the pool
+  // drops the client when it is released.
   pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   try {
     await waitForServer(() => pool.query('select 1'), url, options.connectWaitMs ?? 0, options.onRetry)
   } catch (error) {
@@ -169,21 +174,24 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
   }
 }
 
-/** A dedicated connection that LISTENs, and reconnects (telling the caller) when it drops. */
+/**
+ * A dedicated connection that LISTENs, and reconnects (telling the caller) when it drops: it
+ * keeps trying, every second at first and then every 5 s, for as long as the database is away.
+ */
 async function listenPg (url: string, channel: string, onMessage: (payload: string) => void, onLost: () => void): Promise<Subscription> {
   const pg = await import('pg')
   let closed = false
   let client: InstanceType<typeof pg.default.Client> | undefined
   let retry: NodeJS.Timeout | undefined
+  const reconnect = (attempt: number) => {
+    retry = setTimeout(() => {
+      connect().catch(() => { if (!closed) reconnect(attempt + 1) })
+    }, Math.min(1000 * 2 ** attempt, 5000))
+  }
   const connect = async () => {
     const c = new pg.default.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
     c.on('notification', (n) => { if (n.channel === channel) onMessage(n.payload ?? '') })
     c.on('error', () => {})
-    c.on('end', () => {
-      if (closed) return
-      onLost()
-      retry = setTimeout(() => { connect().catch(() => {}) }, 1000)
-    })
     try {
       await c.connect()
       await c.query(`listen "${channel.replace(/"/g, '')}"`)
@@ -191,6 +199,12 @@ async function listenPg (url: string, channel: string, onMessage: (payload: stri
       await c.end().catch(() => {})
       throw error
     }
+    if (closed) { await c.end().catch(() => {}); return }
+    c.on('end', () => {
+      if (closed) return
+      onLost()
+      reconnect(0)
+    })
     client = c
     // Whatever was missed while disconnected counts as a change.
     onMessage('')

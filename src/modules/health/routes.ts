@@ -1,8 +1,10 @@
 // Liveness (the process answers) and readiness (the database answers) for load balancers.
+// An instance that is shutting down is not ready (src/http/drain.ts).
 import type { Routes } from '../../http/type-provider.js'
 import { Type } from 'typebox'
 import { AppError } from '../../http/errors.js'
 import { problems } from '../../http/schemas.js'
+import { RETRY_AFTER_DRAIN } from '../../http/drain.js'
 
 const Status = Type.Object({ status: Type.Literal('ok'), database: Type.Optional(Type.Literal('ok')) })
 
@@ -15,9 +17,10 @@ const healthRoutes: Routes = async (app) => {
   })
 
   app.get('/ready', {
-    schema: { operationId: 'ready', summary: 'The database answers', tags: ['Health'], security: [], response: { 200: Status, 503: problems[503] } }
+    schema: { operationId: 'ready', summary: 'The database answers and the instance is not shutting down', tags: ['Health'], security: [], response: { 200: Status, 503: problems[503] } }
   }, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
+    if (app.drain.leaving) throw new AppError('UNAVAILABLE', 'This instance is shutting down.', { headers: { 'retry-after': RETRY_AFTER_DRAIN } })
     try {
       await app.database.ping()
     } catch {
