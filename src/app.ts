@@ -84,8 +84,7 @@ export async function buildApp (options: AppOptions) {
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? { level: config.LOG_LEVEL } }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    // A hop count is accepted by Fastify, though its types leave it out.
-    trustProxy: trustProxyOf(config.TRUST_PROXY) as boolean | string | string[],
+    trustProxy: trustProxyOf(config.TRUST_PROXY),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },

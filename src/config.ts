@@ -2,6 +2,7 @@
 import path from 'node:path'
 import { Type, type Static, type TSchema } from 'typebox'
 import Value from 'typebox/value'
+import proxyAddr from '@fastify/proxy-addr'
 
 // A base URL: scheme, host (name, IPv4 or [IPv6]), optional port and path; no credentials, query or
 // fragment, and no character that would need escaping in a URL.
@@ -16,9 +17,10 @@ export const ConfigSchema = Type.Object({
   ),
   // pino JSON, or lines for people; auto: readable on a terminal, JSON otherwise.
   LOG_FORMAT: Type.Union(['auto', 'json', 'pretty'].map((l) => Type.Literal(l)), { default: 'auto' }),
-  // Behind a load balancer: the number of proxy hops to trust, or their addresses (comma-separated),
-  // so the client address comes from X-Forwarded-For. Off by default: a client cannot pick its own.
-  TRUST_PROXY: Type.String({ default: 'false' }),
+  // Behind a load balancer: the proxies' addresses or CIDRs (comma-separated), or how many proxy
+  // hops to trust, so the client address comes from X-Forwarded-For. Off by default: a client
+  // cannot pick its own. `true` trusts every hop, which lets a client pick (README).
+  TRUST_PROXY: Type.String({ default: 'false', description: 'false, a number of proxy hops, or comma-separated proxy addresses and CIDRs (such as 10.0.0.1,10.1.0.0/16, loopback, uniquelocal); true trusts every hop' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   // At start, how long to wait for a PostgreSQL server that is starting or not yet reachable.
@@ -70,12 +72,21 @@ export type Config = Static<typeof ConfigSchema>
 /** Where uploaded images live. */
 export const mediaDirOf = (config: Pick<Config, 'MEDIA_DIR' | 'DATA_DIR'>) => config.MEDIA_DIR ?? path.join(config.DATA_DIR, 'media')
 
-/** TRUST_PROXY as Fastify takes it. */
-export function trustProxyOf (value: string): boolean | number | string[] {
+/**
+ * TRUST_PROXY as Fastify takes it. A hop count becomes a function: Fastify 5 reads a bare number
+ * as "trust nothing". Hop i = 0 is the peer that connected; with n hops the client is the
+ * address the n-th proxy saw, the (n)th entry from the right of X-Forwarded-For.
+ */
+export function trustProxyOf (value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (value === 'false' || value === '') return false
   if (value === 'true') return true
-  if (/^\d+$/.test(value)) return Number(value)
-  return value.split(',').map((s) => s.trim()).filter(Boolean)
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value)
+    return hops === 0 ? false : (_address: string, hop: number) => hop < hops
+  }
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean)
+  proxyAddr.compile(list) // throws on what is not an address, a CIDR or a named range
+  return list
 }
 
 export class ConfigError extends Error {}
@@ -95,7 +106,7 @@ function allowed (schema: Described): string {
       if (schema.pattern === '^postgres(ql)?://') return 'a URL that starts with postgres:// or postgresql://'
       if (schema.pattern === '^rediss?://') return 'a URL that starts with redis:// or rediss://'
       // A pattern is no explanation: a setting that describes itself is named by its description.
-      if (schema.pattern && schema.description) return schema.description
+      if (schema.description) return schema.description
       if (schema.pattern) return `text matching ${schema.pattern}`
       return schema.minLength ? `text of at least ${schema.minLength} characters` : 'text'
   }
@@ -117,6 +128,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Each setting on its own: one line a setting, however many rules (or union branches) it breaks.
   const properties = ConfigSchema.properties as Record<string, TSchema & Described>
   const bad = Object.keys(properties).filter((key) => key in candidate && !Value.Check(properties[key], candidate[key]))
+  // Settings whose rule a schema cannot say.
+  if (!bad.includes('TRUST_PROXY') && typeof candidate.TRUST_PROXY === 'string') {
+    try { trustProxyOf(candidate.TRUST_PROXY) } catch { bad.push('TRUST_PROXY') }
+  }
   if (bad.length > 0) {
     const lines = bad.map((key) => `${key}=${shown(key, env[key] ?? '')} is not allowed: ${key} takes ${allowed(properties[key])}.`)
     throw new ConfigError(lines.join('\n'))
