@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
-import { mediaDirOf, trustProxyOf, type Config } from './config.js'
+import { mediaDirOf, redisPrefixOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import { publicUrls, type PublicUrls } from './lib/public-urls.js'
 import auth from './http/auth.js'
@@ -25,6 +25,7 @@ import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
 import { clientHasher } from './modules/comments/client-hash.js'
 import { articleCommentRoutes, commentRoutes } from './modules/comments/routes.js'
+import { redisSharedMarks } from './modules/comments/shared-marks.js'
 import { commentSchemas } from './modules/comments/schemas.js'
 import { ruleScreen, type Screen } from './modules/comments/screen.js'
 import authorRoutes from './modules/authors/routes.js'
@@ -167,13 +168,16 @@ export async function buildApp (options: AppOptions) {
     // Connected before the first request, so no early request goes uncounted; a Redis that is
     // down does not stop the API from starting (ioredis keeps reconnecting).
     await redis.connect().catch((err) => app.log.warn({ err }, 'redis unavailable at start'))
+  } else {
+    app.log.info('No REDIS_URL: rate limits, failed-authentication limits and the repeat-comment screen count on this instance alone; set REDIS_URL to share them between instances')
   }
-  await app.register(rateLimits, { redis })
+  const redisPrefix = redisPrefixOf(config)
+  await app.register(rateLimits, { redis, prefix: redisPrefix })
   await app.register(auth, {
     db: database.db,
     now: app.now,
     limiter: options.authLimiter ?? (redis
-      ? redisFailureLimiter(redis, config.AUTH_FAILURE_LIMIT, 60)
+      ? redisFailureLimiter(redis, redisPrefix, config.AUTH_FAILURE_LIMIT, 60)
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
   await app.register(publicCache, { cache })
@@ -193,7 +197,8 @@ export async function buildApp (options: AppOptions) {
     hashClient: clientHasher(database.db, config.CLIENT_HASH_SECRET),
     maxDepth: config.COMMENT_MAX_DEPTH,
     perClient: config.COMMENT_RATE_PER_CLIENT,
-    perArticle: config.COMMENT_RATE_PER_ARTICLE
+    perArticle: config.COMMENT_RATE_PER_ARTICLE,
+    sharedMarks: redis && redisSharedMarks(redis, redisPrefix)
   }), { prefix: '/v1/articles' })
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })

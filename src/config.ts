@@ -1,4 +1,5 @@
 // The one place that reads process.env: every setting, its default, validated at start.
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { Type, type Static, type TSchema } from 'typebox'
 import Value from 'typebox/value'
@@ -55,6 +56,9 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGIN: Type.String({ default: '*' }),
   // Shared store for rate limits across instances; without it limits are per process.
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // Starts every Redis key, so deployments sharing a Redis keep apart; by default one derived
+  // from the database, which instances of one deployment share.
+  REDIS_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:._-]{1,64}$', description: '1 to 64 letters, digits and : . _ -, such as newsroom-a:' })),
   // Key for hashing client addresses; without it one is generated once and kept in the database.
   CLIENT_HASH_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   COMMENT_RATE_PER_CLIENT: Type.Integer({ minimum: 1, default: 5, description: 'comments per client and minute' }),
@@ -71,6 +75,20 @@ export type Config = Static<typeof ConfigSchema>
 
 /** Where uploaded images live. */
 export const mediaDirOf = (config: Pick<Config, 'MEDIA_DIR' | 'DATA_DIR'>) => config.MEDIA_DIR ?? path.join(config.DATA_DIR, 'media')
+
+/**
+ * Where this deployment's Redis keys start: REDIS_PREFIX, or `dateline:` and a short hash of the
+ * database (server, port and name, or the data folder), never of its credentials.
+ */
+export function redisPrefixOf (config: Pick<Config, 'REDIS_PREFIX' | 'DATABASE_URL' | 'DATA_DIR'>): string {
+  if (config.REDIS_PREFIX) return config.REDIS_PREFIX
+  let database = `pglite:${path.resolve(config.DATA_DIR)}`
+  if (config.DATABASE_URL) {
+    const url = new URL(config.DATABASE_URL)
+    database = `postgres://${url.host}${url.pathname}${url.searchParams.get('host') ?? ''}`
+  }
+  return `dateline:${createHash('sha256').update(database).digest('hex').slice(0, 8)}:`
+}
 
 /**
  * TRUST_PROXY as Fastify takes it. A hop count becomes a function: Fastify 5 reads a bare number

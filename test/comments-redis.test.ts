@@ -4,11 +4,13 @@
 import t from 'tap'
 import { randomInt } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { build } from './helper.js'
+import { build, openTestDatabase, testDatabaseUrl } from './helper.js'
+import { openDatabase } from '../src/db/client.js'
 import { commentsOf, draftComment, expectStatus, freshAddress, postComment, posted, publishedArticle, totalComments } from './comments-helpers.js'
 import { redisMissing, testRedisUrl as REDIS_URL } from './redis-helpers.js'
 
-const env = { REDIS_URL, COMMENT_RATE_PER_CLIENT: '3', COMMENT_RATE_PER_ARTICLE: '5' }
+const prefix = `test-comments-${randomInt(1e9)}:`
+const env = { REDIS_URL, REDIS_PREFIX: prefix, COMMENT_RATE_PER_CLIENT: '3', COMMENT_RATE_PER_ARTICLE: '5' }
 // Without Redis the shared-limit tests skip, saying why; the outage test needs none and runs.
 const skip = await redisMissing()
 
@@ -53,7 +55,7 @@ t.test('one article: the limit counts posts to every instance', { skip }, async 
   // Redis holds counters, never a client address.
   const keys: string[] = []
   for (let cursor = '0'; ;) {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', 'dateline:rl:*', 'COUNT', 1000)
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}rl:*`, 'COUNT', 1000)
     keys.push(...batch)
     cursor = next
     if (cursor === '0') break
@@ -61,6 +63,29 @@ t.test('one article: the limit counts posts to every instance', { skip }, async 
   t.ok(keys.some((k) => k.includes(article.id)), 'the article counter is in Redis')
   t.notOk(keys.some((k) => k.includes(address)), `no key names ${address}`)
   t.notOk(keys.some((k) => /\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/.test(k)), 'no key names any IPv4 address')
+})
+
+// Two instances in one test share a Database object, and with it each instance's own mark of
+// posts on their way; on PostgreSQL the second instance here gets a connection of its own, as a
+// second process would.
+t.test('the same post sent to two instances at once is stored once as pending, the rest as repeats', { skip: skip || (!testDatabaseUrl && 'two instances need two connections to one database: PostgreSQL only') }, async (t) => {
+  const { database, url } = await openTestDatabase(t)
+  await database.migrate()
+  const other = await openDatabase({ url, poolSize: 2 })
+  t.teardown(() => other.close())
+  const roomy = { ...env, COMMENT_RATE_PER_CLIENT: '10' }
+  const one = await build(t, { env: roomy, database })
+  const two = await build(t, { env: roomy, database: other })
+  const article = await publishedArticle(one)
+  const client = freshAddress()
+  const body = `Posted everywhere at once ${randomInt(1e9)}`
+  const all = await Promise.all([one.app, two.app, one.app, two.app].map((app) =>
+    postComment(app, article.id, draftComment({ body }), { address: client })))
+  t.same(all.map((r) => r.statusCode), [201, 201, 201, 201], 'all accepted (a repeat is not told it is one)')
+  const stored = (await commentsOf(one, article.id)).filter((c) => c.body === body)
+  t.equal(stored.length, 4)
+  t.equal(stored.filter((c) => c.status === 'pending').length, 1, 'one pending')
+  t.equal(stored.filter((c) => c.status === 'spam' && c.moderationReasons.includes('repeat')).length, 3, 'three spam, for repeat')
 })
 
 t.test('without Redis, comments still work (limits resume when it is back)', async (t) => {

@@ -280,14 +280,25 @@ t.test('repeated failed authentication from one client is rate limited', async (
   t.equal((await from('198.51.100.7', 'dl_wrong')).statusCode, 401, 'and has its own budget')
 })
 
+t.test('a burst of bad tokens sent at once gets no more 401s than the limit', async (t) => {
+  const h = await build(t, { env: { AUTH_FAILURE_LIMIT: '5' } })
+  const burst = await Promise.all(Array.from({ length: 30 }, () =>
+    h.app.inject({ method: 'GET', url: '/v1/users/me', remoteAddress: '198.51.100.77', headers: { authorization: 'Bearer dl_wrong' } })))
+  const statuses = burst.map((r) => r.statusCode)
+  t.equal(statuses.filter((s) => s === 401).length, 5, 'five answered 401')
+  t.equal(statuses.filter((s) => s === 429).length, 25, 'the rest 429')
+  t.ok(burst.filter((r) => r.statusCode === 429).every((r) => Number(r.headers['retry-after']) >= 1), 'each with Retry-After')
+})
+
 t.test('the failure limiter counts per client in fixed windows', async (t) => {
   let now = 1_000_000
   const limiter = memoryFailureLimiter(2, 60, () => now)
   t.equal(await limiter.blockedFor('a'), 0, 'fresh client: not blocked')
-  await limiter.fail('a')
+  t.equal(await limiter.fail('a'), 0, 'a failure within the limit is answered as itself')
   t.equal(await limiter.blockedFor('a'), 0, 'under the limit')
-  await limiter.fail('a')
+  t.equal(await limiter.fail('a'), 0)
   t.equal(await limiter.blockedFor('a'), 60, 'at the limit: the rest of the window')
+  t.equal(await limiter.fail('a'), 60, 'a failure past the limit is told to wait')
   t.equal(await limiter.blockedFor('b'), 0, 'other clients unaffected')
   now += 45_500
   t.equal(await limiter.blockedFor('a'), 15, 'seconds left, rounded up')

@@ -36,6 +36,8 @@ function unauthorized (detail: string, error?: string) {
   })
 }
 
+const tooManyFailures = (seconds: number) => new AppError('RATE_LIMITED', 'Too many failed authentication attempts from this client; wait and retry.', { headers: { 'retry-after': String(seconds) } })
+
 function bearer (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
@@ -60,13 +62,13 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
     const secret = bearer(request)
     if (secret !== undefined) {
       const blockedFor = await opts.limiter.blockedFor(client)
-      if (blockedFor > 0) {
-        throw new AppError('RATE_LIMITED', 'Too many failed authentication attempts from this client; wait and retry.', { headers: { 'retry-after': String(blockedFor) } })
-      }
+      if (blockedFor > 0) throw tooManyFailures(blockedFor)
       const hash = hashToken(secret)
       const token = secret.startsWith('dl_') ? await findActiveToken(opts.db, hash, opts.now()) : undefined
       if (!token || !timingSafeEqual(Buffer.from(token.tokenHash), Buffer.from(hash))) {
-        await opts.limiter.fail(client)
+        // A failure past the limit is answered as refused, like those that follow it.
+        const wait = await opts.limiter.fail(client)
+        if (wait > 0) throw tooManyFailures(wait)
         throw unauthorized('The token is unknown, revoked or expired.', 'invalid_token')
       }
       request.principal = { userId: token.userId, role: token.role, authorId: token.authorId, tokenId: token.id }

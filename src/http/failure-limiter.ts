@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 
 // Counts failed authentications per client in fixed windows, to slow down token guessing.
+// Each failure is counted and judged in one step, so a burst of guesses sent at once gets no
+// more answers than the limit: the rest are 429s.
 export interface FailureLimiter {
   /** Seconds the client must still wait, or 0. */
   blockedFor (client: string): Promise<number>
-  fail (client: string): Promise<void>
+  /** Counts a failure; seconds the client must now wait (the limit is spent), or 0. */
+  fail (client: string): Promise<number>
 }
 
 /** In-process counter: right for one instance; a shared store serves several. */
@@ -17,27 +20,35 @@ export function memoryFailureLimiter (limit: number, windowSeconds: number, now:
     windows.delete(client)
     return undefined
   }
+  const waitFor = (w: { start: number, count: number } | undefined, over: number) =>
+    !w || w.count < over ? 0 : Math.max(1, Math.ceil((w.start + windowSeconds * 1000 - now()) / 1000))
   return {
     async blockedFor (client) {
-      const w = current(client)
-      if (!w || w.count < limit) return 0
-      return Math.max(1, Math.ceil((w.start + windowSeconds * 1000 - now()) / 1000))
+      return waitFor(current(client), limit)
     },
     async fail (client) {
-      const w = current(client)
+      let w = current(client)
       if (w) w.count++
       else {
         // Drop expired windows now and then so the map stays small.
         if (windows.size > 10_000) for (const key of windows.keys()) current(key)
-        windows.set(client, { start: now(), count: 1 })
+        w = { start: now(), count: 1 }
+        windows.set(client, w)
       }
+      return waitFor(w, limit + 1)
     }
   }
 }
 
+// One round trip: count, start the window on the first failure, and say how long it has left.
+const countFailure = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return { count, redis.call('TTL', KEYS[1]) }`
+
 /** Counter in Redis, shared by every instance. Keys carry a hash of the client, not its address. */
-export function redisFailureLimiter (redis: Redis, limit: number, windowSeconds: number): FailureLimiter {
-  const key = (client: string) => `dateline:authfail:${createHash('sha256').update(client).digest('base64url').slice(0, 22)}`
+export function redisFailureLimiter (redis: Redis, prefix: string, limit: number, windowSeconds: number): FailureLimiter {
+  const key = (client: string) => `${prefix}authfail:${createHash('sha256').update(client).digest('base64url').slice(0, 22)}`
   return {
     async blockedFor (client) {
       try {
@@ -49,11 +60,10 @@ export function redisFailureLimiter (redis: Redis, limit: number, windowSeconds:
     },
     async fail (client) {
       try {
-        const k = key(client)
-        const count = await redis.incr(k)
-        if (count === 1) await redis.expire(k, windowSeconds)
+        const [count, ttl] = await redis.eval(countFailure, 1, key(client), windowSeconds) as [number, number]
+        return count > limit ? Math.max(1, ttl) : 0
       } catch {
-        // as above
+        return 0 // as above
       }
     }
   }

@@ -8,6 +8,7 @@ import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schema
 import type { Routes } from '../../http/type-provider.js'
 import { setVersion } from '../../http/caching.js'
 import type { Screen } from './screen.js'
+import type { SharedMarks } from './shared-marks.js'
 import {
   ArticleCommentsQuery, BulkModerateBody, BulkResultSchema, CommentSchema, CommentThreadSchema, ModerateBody,
   PostCommentBody, QueueQuery
@@ -24,6 +25,7 @@ export type CommentOptions = {
   maxDepth: number
   perClient: number
   perArticle: number
+  sharedMarks?: SharedMarks
 }
 
 export function articleCommentRoutes (opts: CommentOptions): Routes {
@@ -66,7 +68,7 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
       }
     }, async (request, reply) => {
       const { row, replyingTo } = await postComment(app.db, request.params.id, request.body, {
-        clientHash: await opts.hashClient(request.ip), screen: opts.screen, maxDepth: opts.maxDepth, now: app.now()
+        clientHash: await opts.hashClient(request.ip), screen: opts.screen, maxDepth: opts.maxDepth, now: app.now(), sharedMarks: opts.sharedMarks
       })
       location(reply.code(201), `/v1/comments/${row.id}`)
       return presentComment(row, { staff: request.principal !== null, replyingTo })

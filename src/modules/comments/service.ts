@@ -12,6 +12,7 @@ import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/p
 import { wire } from '../../http/wire.js'
 import { publicArticles } from '../articles/present.js'
 import type { Screen } from './screen.js'
+import type { SharedMarks } from './shared-marks.js'
 import type { ArticleComments, PostComment, Queue } from './schemas.js'
 
 export type CommentRow = typeof comments.$inferSelect
@@ -46,8 +47,8 @@ const checkArticles = (db: Db) => batched(db, 'comment_articles', async (db, che
 /**
  * Posts checked but not stored yet (and stored a moment ago), by client and body: a check that
  * ran while one of them was on its way to the table could not see it, and posts that arrive
- * together are checked in one statement. This instance's view only, as a race between
- * instances is the table's to settle.
+ * together are checked in one statement. This instance's view only; with Redis, shared marks
+ * (shared-marks.ts) see other instances' posts too.
  */
 const unstored = (db: Db) => prepared(db, 'unstored-comments', () => new Map<string, { posting: number, storedUntil: number }>())
 /** Longer than any check that started before a post was stored can take to come back. */
@@ -126,7 +127,7 @@ export async function replyingToOf (db: Db, row: Pick<CommentRow, 'parentId'>): 
 // eslint-disable-next-line no-control-regex
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
-export type PostContext = { clientHash: string, screen: Screen, maxDepth: number, now: Date }
+export type PostContext = { clientHash: string, screen: Screen, maxDepth: number, now: Date, sharedMarks?: SharedMarks }
 
 export async function postComment (db: Db, articleParam: string, input: PostComment, ctx: PostContext) {
   const articleId = articleParam.toLowerCase() // as PostgreSQL spells it, for the comparisons below
@@ -165,7 +166,8 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   }
 
   const posting = markPosting(db, ctx.clientHash, bodyHash, ctx.now)
-  const repeat = article.repeat || posting.repeat
+  const shared = await ctx.sharedMarks?.(ctx.clientHash, bodyHash) // never throws
+  const repeat = article.repeat || posting.repeat || shared?.repeat === true
   let fresh: NewComment
   try {
     const verdict = await ctx.screen({ articleId, authorName, authorEmail: input.authorEmail, body, honeypot: input.website, clientHash: ctx.clientHash, repeat })
@@ -188,9 +190,11 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
     await insertComments(db)(fresh)
   } catch (error) {
     posting.done(false)
+    shared?.done(false)
     throw error
   }
   posting.done(true)
+  shared?.done(true)
   return { row: rowAfterInsert<CommentRow>(commentColumns, fresh), replyingTo }
 }
 
