@@ -9,6 +9,7 @@ import { migrationsFolder, openDatabase } from '../src/db/client.js'
 import { sections } from '../src/db/schema.js'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { openTestDatabase, testDatabaseUrl } from './helper.js'
+import { buildApp } from '../src/app.js'
 
 t.test('the embedded database is created (parents too), migrated, and keeps its data', { skip: !!testDatabaseUrl && 'PGlite only' }, async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'dateline-db-'))
@@ -36,6 +37,19 @@ t.test('several instances can migrate the same PostgreSQL database at once', { s
   await database.migrate()
   const again = await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
   t.equal(Number((again as unknown as { rows: Array<{ n: number }> }).rows[0].n), n, 'each migration applied once')
+})
+
+t.test('a pool of one connection migrates and serves (the migration has a connection of its own)', { skip: !testDatabaseUrl && 'needs TEST_DATABASE_URL' }, async (t) => {
+  const { url } = await openTestDatabase(t)
+  const database = await openDatabase({ url: url!, poolSize: 1 })
+  t.teardown(() => database.close())
+  const { applied, total } = await database.migrate()
+  t.ok(applied > 0 && applied === total, `${applied} migrations applied`)
+  const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '1' }), database })
+  t.teardown(() => app.close())
+  const res = await app.inject('/v1/articles')
+  t.equal(res.statusCode, 200, res.body)
+  t.equal((await app.inject('/health/ready')).statusCode, 200)
 })
 
 t.test('the firstPublishedAt migration fills in the articles that had gone public', async (t) => {

@@ -107,17 +107,20 @@ async function openPostgres(url: string, options: DatabaseOptions, logger?: Logg
     driver: 'pg',
     where: describeUrl(url),
     async migrate () {
-      // Several instances may start together: one migrates, the others wait and find nothing to do.
-      const client = await pool.connect()
+      // Several instances may start together: one migrates, the others wait and find nothing to
+      // do. On a connection of its own, outside the pool, so a pool of one is not held up by it.
+      const client = new pg.default.Client({ connectionString: url, connectionTimeoutMillis: 5000 })
+      client.on('error', () => {})
+      await client.connect()
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
-        const before = await countApplied(() => db.execute(appliedMigrations))
-        await migrate(drizzle(pool, { schema }), { migrationsFolder })
-        const total = await countApplied(() => db.execute(appliedMigrations))
+        const migrator = drizzle(client, { schema })
+        const before = await countApplied(() => migrator.execute(appliedMigrations))
+        await migrate(migrator, { migrationsFolder })
+        const total = await countApplied(() => migrator.execute(appliedMigrations))
         return { applied: total - before, total }
       } finally {
-        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
-        client.release()
+        await client.end().catch(() => {}) // ends the session, and with it the lock
       }
     },
     async ping () { await db.execute(sql`select 1`) },
