@@ -187,7 +187,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(openapi)
 
   // The whole API, one line a resource.
-  await app.register(healthRoutes, { prefix: '/health' })
+  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready') }), { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({

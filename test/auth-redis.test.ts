@@ -68,3 +68,14 @@ t.test('the default prefix is derived from the database, never from its credenti
   t.not(of({ DATABASE_URL: 'postgres://db:5432/news' }), of({ DATABASE_URL: 'postgres://db:5432/sport' }), 'two databases, two prefixes')
   t.equal(of({ REDIS_PREFIX: 'newsroom-a:' }), 'newsroom-a:', 'or the one configured')
 })
+
+t.test('readiness reports Redis, and stays ready without it', { skip: await redisMissing() }, async (t) => {
+  const up = await build(t, { env: { REDIS_URL: testRedisUrl } })
+  t.same((await up.app.inject('/health/ready')).json(), { status: 'ok', database: 'ok', redis: 'ok' })
+  const down = await build(t, { env: { REDIS_URL: 'redis://127.0.0.1:1' }, database: up.database })
+  const res = await down.app.inject('/health/ready')
+  t.equal(res.statusCode, 200, 'the limits are skipped, not the instance')
+  t.same(res.json(), { status: 'ok', database: 'ok', redis: 'unavailable' })
+  const none = await build(t, { database: up.database })
+  t.same((await none.app.inject('/health/ready')).json(), { status: 'ok', database: 'ok' }, 'no Redis configured, none reported')
+})

@@ -1,14 +1,23 @@
 // Liveness (the process answers) and readiness (the database answers) for load balancers.
-// An instance that is shutting down is not ready (src/http/drain.ts).
+// An instance that is shutting down is not ready (src/http/drain.ts). Redis is reported but
+// does not make an instance unready: every instance shares the one Redis, and without it
+// the limits are skipped, not the site; taking every instance out of rotation would be.
 import type { Routes } from '../../http/type-provider.js'
 import { Type } from 'typebox'
 import { AppError } from '../../http/errors.js'
 import { problems } from '../../http/schemas.js'
 import { RETRY_AFTER_DRAIN } from '../../http/drain.js'
 
-const Status = Type.Object({ status: Type.Literal('ok'), database: Type.Optional(Type.Literal('ok')) })
+const Status = Type.Object({
+  status: Type.Literal('ok'),
+  database: Type.Optional(Type.Literal('ok')),
+  redis: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { description: 'With REDIS_URL: whether Redis answers (while it does not, limits count on each instance alone)' }))
+})
 
-const healthRoutes: Routes = async (app) => {
+/** With REDIS_URL: whether this instance's Redis connection is up. */
+export type HealthOptions = { redisUp?: () => boolean }
+
+const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
   app.get('/live', {
     schema: { operationId: 'live', summary: 'The process is up', tags: ['Health'], security: [], response: { 200: Status } }
   }, async (_request, reply) => {
@@ -26,7 +35,7 @@ const healthRoutes: Routes = async (app) => {
     } catch {
       throw new AppError('UNAVAILABLE', 'The database does not answer.', { headers: { 'retry-after': '5' } })
     }
-    return { status: 'ok' as const, database: 'ok' as const }
+    return { status: 'ok' as const, database: 'ok' as const, ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
   })
 }
 
