@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
-import { mediaDirOf, redisPrefixOf, trustProxyOf, type Config } from './config.js'
+import { redisPrefixOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import { publicUrls, type PublicUrls } from './lib/public-urls.js'
 import auth from './http/auth.js'
@@ -33,7 +33,8 @@ import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
 import { mediaRoutes } from './modules/media/routes.js'
 import { photoRoutes } from './modules/photos/routes.js'
-import { localStore, type MediaStore } from './modules/photos/storage.js'
+import type { MediaStore } from './modules/photos/storage.js'
+import { mediaStoreOf } from './modules/photos/media-store.js'
 import { PhotoSchema } from './modules/photos/schemas.js'
 import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
@@ -202,7 +203,7 @@ export async function buildApp (options: AppOptions) {
   }), { prefix: '/v1/articles' })
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
-  const store = options.mediaStore ?? localStore(mediaDirOf(config))
+  const store = options.mediaStore ?? mediaStoreOf(config)
   await app.register(photoRoutes({ store, maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS }), { prefix: '/v1/photos' })
   await app.register(mediaRoutes(store), { prefix: '/media' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })

@@ -33,6 +33,17 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ default: './data' }),
   // Uploaded images; default DATA_DIR/media. Instances behind one load balancer must share it.
   MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  // Where uploaded images live: a folder (MEDIA_DIR), or an S3-compatible bucket (S3_*).
+  MEDIA_STORE: Type.Union([Type.Literal('local'), Type.Literal('s3')], { default: 'local' }),
+  S3_BUCKET: Type.Optional(Type.String({ minLength: 1 })),
+  S3_REGION: Type.String({ minLength: 1, default: 'us-east-1' }),
+  // For stores other than AWS (MinIO, Ceph, R2...): their URL.
+  S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'a URL that starts with http:// or https://' })),
+  S3_FORCE_PATH_STYLE: Type.Boolean({ default: false }),
+  // Without them, the AWS SDK's usual sources (AWS_* variables, an instance role).
+  S3_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  S3_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  S3_PREFIX: Type.String({ pattern: '^(?:[a-z0-9-]+/)*$', default: '', description: 'empty, or path segments of lower-case letters, digits and - each ending in /, such as media/' }),
   PHOTO_MAX_BYTES: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024 }),
   // Refuses decompression bombs: a small file that would decode to a huge bitmap.
   PHOTO_MAX_PIXELS: Type.Integer({ minimum: 1, default: 60_000_000 }),
@@ -150,9 +161,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!bad.includes('TRUST_PROXY') && typeof candidate.TRUST_PROXY === 'string') {
     try { trustProxyOf(candidate.TRUST_PROXY) } catch { bad.push('TRUST_PROXY') }
   }
-  if (bad.length > 0) {
+  const extra: string[] = []
+  if (candidate.MEDIA_STORE === 's3' && !candidate.S3_BUCKET) extra.push('MEDIA_STORE=s3 needs S3_BUCKET: the bucket that holds the images.')
+  if (!candidate.S3_ACCESS_KEY_ID !== !candidate.S3_SECRET_ACCESS_KEY) extra.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither to use the AWS SDK\'s own sources.')
+  if (bad.length > 0 || extra.length > 0) {
     const lines = bad.map((key) => `${key}=${shown(key, env[key] ?? '')} is not allowed: ${key} takes ${allowed(properties[key])}.`)
-    throw new ConfigError(lines.join('\n'))
+    throw new ConfigError([...lines, ...extra].join('\n'))
   }
   const config = candidate as Config
   // One spelling of each base, so that joining a path never doubles a slash.

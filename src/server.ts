@@ -2,14 +2,14 @@
 // Each step of the start says what it did in one line; a start that fails says why in one line.
 import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, mediaDirOf, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
 import { openDatabase, type Database } from './db/client.js'
 import { DatabaseStartError } from './db/connect-errors.js'
 import { DataDirBusyError } from './db/data-dir-lock.js'
 import { hasContent, seedDemo } from './cli/seed-data.js'
 import { serveLocalChannel, type LocalChannel } from './local-channel.js'
 import { createLogger } from './logger.js'
-import { localStore } from './modules/photos/storage.js'
+import { mediaStoreOf, mediaWhere } from './modules/photos/media-store.js'
 import { IssueRefused, checkIssueRequest, issueToken } from './modules/tokens/issue.js'
 import { firstAdmin } from './modules/users/service.js'
 
@@ -56,6 +56,8 @@ try {
 }
 const db: Database = database
 log.info(`Database: ${db.where}`)
+log.info(`Media: ${mediaWhere(config)}`)
+const mediaStore = mediaStoreOf(config)
 
 const migrations = await database.migrate()
 log.info(`Migrations: ${migrations.applied === 0 ? 'none pending' : `${migrations.applied} applied`} (${migrations.total} in all)`)
@@ -64,12 +66,12 @@ log.info(`Migrations: ${migrations.applied === 0 ? 'none pending' : `${migration
 if (!config.DATABASE_URL && config.SEED_DEMO) {
   if (await hasContent(database.db)) log.info('Demo content: not needed, the database has articles')
   else {
-    const s = await seedDemo(database.db, new Date(), localStore(mediaDirOf(config)))
+    const s = await seedDemo(database.db, new Date(), mediaStore)
     log.info(`Demo content: seeded ${s.articles.total} articles (${s.articles.published} published), ${s.authors} authors, ${s.photos} photos`)
   }
 }
 
-const app = await buildApp({ config, database, loggerInstance: log })
+const app = await buildApp({ config, database, loggerInstance: log, mediaStore })
 
 // The embedded folder is this process's alone: other commands ask it over the local channel.
 let channel: LocalChannel | undefined

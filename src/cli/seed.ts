@@ -1,8 +1,7 @@
 // npm run seed [-- --force]: loads the demo newsroom (see seed-data.ts) into an empty database.
 // With --force it seeds even when articles exist; generated slugs then get -2 suffixes.
 import { parseArgs } from 'node:util'
-import { mediaDirOf } from '../config.js'
-import { localStore } from '../modules/photos/storage.js'
+import { mediaStoreOf } from '../modules/photos/media-store.js'
 import { commandConfig, openForCommand } from './open.js'
 import { hasContent, seedDemo } from './seed-data.js'
 
@@ -15,7 +14,7 @@ try {
   if (!values.force && await hasContent(database.db)) {
     console.log(`The database (${database.driver}) already has articles; nothing was done. Use --force to add the demo content anyway.`)
   } else {
-    const s = await seedDemo(database.db, new Date(), localStore(mediaDirOf(config)))
+    const s = await seedDemo(database.db, new Date(), mediaStoreOf(config))
     const a = s.articles
     console.log(`Seeded demo content (${database.driver}): ${s.authors} authors, ${s.sections} sections, ${s.tags} tags, ${s.photos} photos, ` +
       `${a.total} articles (${a.published} published, ${a.scheduled} scheduled, ${a.draft} drafts, ${a.archived} archived).`)
