@@ -6,7 +6,8 @@ import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import type { TypeProvider } from './http/type-provider.js'
 import { redisPrefixOf, trustProxyOf, type Config } from './config.js'
-import { openDatabase, type Database, type Db } from './db/client.js'
+import { openDatabase, openReplica, type Database, type Db } from './db/client.js'
+import { readRouting, ReplicaSet } from './db/replicas.js'
 import { publicUrls, type PublicUrls } from './lib/public-urls.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
@@ -46,6 +47,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     database: Database
     db: Db
+    /** Streaming replicas for anonymous reads, with DATABASE_READ_URL. */
+    replicas: ReplicaSet | undefined
     config: Config
     /** Turns server paths into the URLs clients get (PUBLIC_URL, MEDIA_URL). */
     publicUrls: PublicUrls
@@ -63,6 +66,8 @@ export type AppOptions = {
   /** A logger made already (server.ts makes one for its start-up lines too). */
   loggerInstance?: FastifyServerOptions['loggerInstance']
   authLimiter?: FailureLimiter
+  /** Called for every SQL statement run on a replica; tests see where reads went. */
+  onReplicaQuery?: (query: string) => void
   /** Where image files go; the local folder under DATA_DIR by default. */
   mediaStore?: MediaStore
   /** Replaces the built-in comment screen, e.g. with an external classifier. */
@@ -124,7 +129,14 @@ export async function buildApp (options: AppOptions) {
   })
   if (!options.database) app.addHook('onClose', async () => database.close())
   app.decorate('database', database)
-  app.decorate('db', database.db)
+  const replicas = await readReplicas(config, database, options.onReplicaQuery)
+  if (replicas) {
+    await replicas.start()
+    app.addHook('onClose', async () => replicas.close())
+  }
+  app.decorate('replicas', replicas)
+  // With replicas, the queries of an anonymous read go to one of them (src/db/replicas.ts).
+  app.decorate('db', replicas ? replicas.routed() : database.db)
   app.decorate('config', config)
   app.decorate('publicUrls', publicUrls(config))
   app.decorate('now', options.now ?? (() => new Date()))
@@ -136,6 +148,7 @@ export async function buildApp (options: AppOptions) {
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
     varyOnOrigin: config.CORS_ORIGIN !== '*',
+    replicas,
     log: app.log
   })
   // First of all hooks: a cached public read is answered before anything else runs.
@@ -188,7 +201,8 @@ export async function buildApp (options: AppOptions) {
   await app.register(openapi)
 
   // The whole API, one line a resource.
-  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready') }), { prefix: '/health' })
+  if (replicas) await app.register(readRouting, { replicas })
+  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas }), { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({
@@ -212,6 +226,14 @@ export async function buildApp (options: AppOptions) {
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
 
   return app
+}
+
+/** The replicas of DATABASE_READ_URL, if any, each a pool of DATABASE_POOL_SIZE connections. */
+async function readReplicas (config: Config, database: Database, onQuery?: (query: string) => void) {
+  const urls = config.DATABASE_READ_URL?.split(',').map((u) => u.trim()).filter(Boolean) ?? []
+  if (urls.length === 0 || database.driver !== 'pg') return undefined
+  const opened = await Promise.all(urls.map((url) => openReplica(url, config.DATABASE_POOL_SIZE, onQuery)))
+  return new ReplicaSet(database.db, opened, config.REPLICA_MAX_LAG_SECONDS * 1000)
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>

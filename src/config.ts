@@ -24,6 +24,10 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false', description: 'false, a number of proxy hops, or comma-separated proxy addresses and CIDRs (such as 10.0.0.1,10.1.0.0/16, loopback, uniquelocal); true trusts every hop' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  // Streaming replicas for anonymous reads (comma-separated URLs); writes and staff stay on DATABASE_URL.
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://[^,\\s]+(\\s*,\\s*postgres(ql)?://[^,\\s]+)*$', description: 'one or more PostgreSQL URLs, comma-separated, each starting with postgres:// or postgresql://' })),
+  // A replica further behind the primary than this serves no reads until it catches up.
+  REPLICA_MAX_LAG_SECONDS: Type.Number({ minimum: 0.1, maximum: 3600, default: 5 }),
   // At start, how long to wait for a PostgreSQL server that is starting or not yet reachable.
   DATABASE_CONNECT_WAIT_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30 }),
   // On SIGTERM: how long running requests may take to finish before the process exits anyway.
@@ -162,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     try { trustProxyOf(candidate.TRUST_PROXY) } catch { bad.push('TRUST_PROXY') }
   }
   const extra: string[] = []
+  if (candidate.DATABASE_READ_URL && !candidate.DATABASE_URL) extra.push('DATABASE_READ_URL needs DATABASE_URL: replicas serve reads for a PostgreSQL primary, not the embedded database.')
   if (candidate.MEDIA_STORE === 's3' && !candidate.S3_BUCKET) extra.push('MEDIA_STORE=s3 needs S3_BUCKET: the bucket that holds the images.')
   if (!candidate.S3_ACCESS_KEY_ID !== !candidate.S3_SECRET_ACCESS_KEY) extra.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither to use the AWS SDK\'s own sources.')
   if (bad.length > 0 || extra.length > 0) {

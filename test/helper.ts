@@ -52,7 +52,7 @@ export type Harness = {
   config: Config
 }
 
-export type BuildOptions = { now?: () => Date, env?: Record<string, string>, database?: Database, mediaStore?: (dir: string) => MediaStore }
+export type BuildOptions = { now?: () => Date, env?: Record<string, string>, database?: Database, mediaStore?: (dir: string) => MediaStore, onReplicaQuery?: (query: string) => void }
 
 export async function build (t: Test, options: BuildOptions = {}): Promise<Harness> {
   const queries: string[] = []
@@ -62,7 +62,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Harne
   // The public cache is off unless a test asks for it: most suites change rows directly and
   // count queries, and test/public-cache.test.ts covers the cache itself.
   const config = loadConfig({ LOG_LEVEL: 'silent', MEDIA_DIR: t.testdir(), PUBLIC_CACHE: 'false', ...options.env })
-  const app = await buildApp({ config, database, now: options.now, mediaStore: options.mediaStore?.(config.MEDIA_DIR!) })
+  const app = await buildApp({ config, database, now: options.now, mediaStore: options.mediaStore?.(config.MEDIA_DIR!), onReplicaQuery: options.onReplicaQuery })
   await app.ready()
   t.teardown(() => app.close())
 

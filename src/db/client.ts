@@ -39,6 +39,7 @@ export type Database = {
    * have been missed), and `onMessage` again once it is back.
    */
   listen: (channel: string, onMessage: (payload: string) => void, onLost: () => void) => Promise<Subscription>
+  /** PostgreSQL adds ` <WAL position>` to the payload: where the primary's log stood after it. */
   notify: (channel: string, payload: string) => Promise<void>
   /** Applies pending migrations; says how many it applied and how many there are. */
   migrate: () => Promise<{ applied: number, total: number }>
@@ -125,9 +126,24 @@ async function openPostgres(url: string, options: DatabaseOptions, logger?: Logg
     },
     async ping () { await db.execute(sql`select 1`) },
     listen: (channel, onMessage, onLost) => listenPg(url, channel, onMessage, onLost),
-    async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload})`) },
+    // With the primary's WAL position after the change, so read replicas know when they have it.
+    async notify (channel, payload) { await db.execute(sql`select pg_notify(${channel}, ${payload} || ' ' || pg_current_wal_lsn()::text)`) },
     close: once(() => pool.end())
   }
+}
+
+/**
+ * A streaming replica for reads (DATABASE_READ_URL): a pool, opened without waiting, since a
+ * replica that is down at start is merely out of rotation (replicas.ts).
+ */
+export async function openReplica (url: string, poolSize: number, onQuery?: (query: string) => void) {
+  const pg = await import('pg')
+  const { drizzle } = await import('drizzle-orm/node-postgres')
+  const pool = new pg.default.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 1000 })
+  pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
+  const logger: Logger | undefined = onQuery ? { logQuery: (query) => onQuery(query) } : undefined
+  return { db: drizzle(pool, { schema, logger }) as unknown as Db, where: describeUrl(url), close: once(() => pool.end()) }
 }
 
 async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Database> {

@@ -8,9 +8,13 @@ import type { Db } from './client.js'
 
 const byDb = new WeakMap<Db, Map<string, unknown>>()
 
+/** Asked of a routed database (replicas.ts): the one it stands for in the current request. */
+export const ROUTED = Symbol('routed database')
+
 /** The statement `name` of this database (or anything else made once per database, like the
  * batchers of batch.ts), made by `build` the first time it is asked for. */
-export function prepared<T> (db: Db, name: string, build: (db: Db, name: string) => T): T {
+export function prepared<T> (routed: Db, name: string, build: (db: Db, name: string) => T): T {
+  const db = (routed as Db & { [ROUTED]?: Db })[ROUTED] ?? routed
   let statements = byDb.get(db)
   if (!statements) byDb.set(db, statements = new Map())
   let statement = statements.get(name) as T | undefined

@@ -103,7 +103,7 @@ export function sqlState (error: unknown): string | undefined {
 
 const CONNECTION_FAILURE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed|Cannot use a pool after calling end/i
 
-function isConnectionFailure (error: unknown): boolean {
+export function isConnectionFailure (error: unknown): boolean {
   for (let e: any = error, depth = 0; e && depth < 4; e = e.cause, depth++) {
     if (typeof e.code === 'string' && /^(ECONN|ETIMEDOUT|ENOTFOUND|08|57P0)/.test(e.code)) return true
     if (typeof e.message === 'string' && CONNECTION_FAILURE.test(e.message)) return true

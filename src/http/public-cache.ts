@@ -15,6 +15,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import fp from 'fastify-plugin'
 import { and, eq, gt, min, sql } from 'drizzle-orm'
 import type { Database, Subscription } from '../db/client.js'
+import type { ReplicaSet } from '../db/replicas.js'
 import { prepared } from '../db/prepared.js'
 import { articles } from '../db/schema.js'
 import { etagMatches } from './caching.js'
@@ -34,6 +35,8 @@ export type PublicCacheOptions = {
   enabled: boolean
   /** CORS answers differ by Origin when only some origins are allowed: then it is part of the key. */
   varyOnOrigin: boolean
+  /** Read replicas, told how far each change went, and kept off while our own is on its way. */
+  replicas?: ReplicaSet
   /** Where a hit's log line goes (a miss is logged by the app like any request). */
   log: FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
 }
@@ -89,10 +92,12 @@ export class PublicCache {
 
   get enabled () { return this.opts.enabled }
 
-  /** Called for every notification, ours or another instance's. */
+  /** Called for every notification, ours or another instance's: `<id>[ <WAL position>]`. */
   changed (payload: string) {
+    const [id, position] = payload.split(' ')
+    if (position) this.opts.replicas?.reached(position)
     this.bump()
-    this.echoes.get(payload)?.()
+    this.echoes.get(id)?.()
   }
 
   lost () {
@@ -314,6 +319,12 @@ export class PublicCache {
   invalidate (): Promise<void> {
     this.bump()
     if (!this.opts.enabled) return Promise.resolve()
+    // Until the notification is back with the change's WAL position, reads stay on the primary.
+    const release = this.opts.replicas?.hold()
+    return this.notifyAll().finally(release)
+  }
+
+  private notifyAll (): Promise<void> {
     // Not listening ourselves: tell the others, but no echo can come back to wait for.
     if (!this.listening) return this.opts.database.notify(CHANNEL, '').catch(() => {})
     if (!this.flight) return this.fly()

@@ -7,15 +7,24 @@ import { Type } from 'typebox'
 import { AppError } from '../../http/errors.js'
 import { problems } from '../../http/schemas.js'
 import { RETRY_AFTER_DRAIN } from '../../http/drain.js'
+import type { ReplicaSet } from '../../db/replicas.js'
+
+const ReplicaStatus = Type.Object({
+  where: Type.String({ description: 'Host, port and database, without credentials.' }),
+  serving: Type.Boolean({ description: 'Whether it takes reads now: up, and within REPLICA_MAX_LAG_SECONDS of the primary.' }),
+  behindBytes: Type.Union([Type.Integer(), Type.Null()], { description: 'WAL bytes it has yet to replay; null before its first answer.' }),
+  error: Type.Optional(Type.String({ description: 'Why it last failed to answer.' }))
+})
 
 const Status = Type.Object({
   status: Type.Literal('ok'),
   database: Type.Optional(Type.Literal('ok')),
+  replicas: Type.Optional(Type.Array(ReplicaStatus, { description: 'With DATABASE_READ_URL: each replica. One that is down or behind sends its reads to the primary, so it does not make the instance unready.' })),
   redis: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { description: 'With REDIS_URL: whether Redis answers (while it does not, limits count on each instance alone)' }))
 })
 
-/** With REDIS_URL: whether this instance's Redis connection is up. */
-export type HealthOptions = { redisUp?: () => boolean }
+/** With REDIS_URL: whether this instance's Redis connection is up; with replicas, their state. */
+export type HealthOptions = { redisUp?: () => boolean, replicas?: ReplicaSet }
 
 const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
   app.get('/live', {
@@ -35,7 +44,7 @@ const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
     } catch {
       throw new AppError('UNAVAILABLE', 'The database does not answer.', { headers: { 'retry-after': '5' } })
     }
-    return { status: 'ok' as const, database: 'ok' as const, ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
+    return { status: 'ok' as const, database: 'ok' as const, ...(opts.replicas && { replicas: opts.replicas.status() }), ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
   })
 }
 
