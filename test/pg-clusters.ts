@@ -7,12 +7,14 @@ import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import type { Test } from 'tap'
 import { testDatabaseUrl } from './helper.js'
 
 const exec = promisify(execFile)
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Who drops a cluster again: a tap test, or a script's own list of clean-ups. */
+type Owner = { teardown: (fn: () => unknown) => void }
 
 /**
  * Why a suite of clusters cannot run here, or false. They run in the PostgreSQL run only; with
@@ -66,7 +68,7 @@ function clusterOf (name: string, port: number): Cluster {
 }
 
 /** A running cluster of the test's own (trust authentication, replication allowed). */
-export async function createCluster (t: Test, name: string): Promise<Cluster> {
+export async function createCluster (t: Owner, name: string): Promise<Cluster> {
   const port = await freePort()
   await exec('pg_createcluster', [version(), name, '-p', String(port), '--start', '--', '--auth=trust'])
   t.teardown(() => exec('pg_dropcluster', ['--stop', version(), name]).then(() => {}, () => {}))
@@ -76,7 +78,7 @@ export async function createCluster (t: Test, name: string): Promise<Cluster> {
 }
 
 /** A streaming replica of `primary`: a new cluster whose data is `pg_basebackup -R` of it. */
-export async function createReplica (t: Test, primary: Cluster, name: string): Promise<Cluster> {
+export async function createReplica (t: Owner, primary: Cluster, name: string): Promise<Cluster> {
   const port = await freePort()
   await exec('pg_createcluster', [version(), name, '-p', String(port), '--', '--auth=trust'])
   t.teardown(() => exec('pg_dropcluster', ['--stop', version(), name]).then(() => {}, () => {}))
