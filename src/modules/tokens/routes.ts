@@ -29,7 +29,8 @@ const tokenRoutes: Routes = async (app) => {
   })
 
   app.post('/', {
-    config: { access: 'author' },
+    // The answer holds the secret, which is never stored: a repeat could not be answered alike.
+    config: { access: 'author', idempotent: false },
     schema: { operationId: 'createToken', summary: 'Create a token; the secret is in the response, once', tags, body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(404) } }
   }, async (request, reply) => {
     const userId = request.body.userId ?? request.principal!.userId
