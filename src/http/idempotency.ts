@@ -42,9 +42,9 @@ export type IdempotencyOptions = {
   hashClient: (address: string) => Promise<string>
 }
 
-// A claim held this long by another instance is taken to be dead (its process gone mid-request).
-// Taking one over is safe even if that request still runs: its answer can no longer be stored,
-// so its transaction rolls back.
+// A claim held this long is taken to be dead (its process gone mid-request). Taking one over is
+// safe even if that request still runs: its answer can no longer be stored, so its transaction
+// rolls back.
 const LEASE_MS = 60_000
 // Headers of the answer that a replay repeats; the rest are set afresh on each answer.
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag']
@@ -168,8 +168,13 @@ export default fp(async function idempotency (app: FastifyInstance, opts: Idempo
     const hash = requestHash(request)
     const now = opts.now()
     const take = (claim: string) => {
-      running.add(claim)
       request.idempotency = { scope, key, claim, settled: false }
+      // Held while the client waits: once its connection is gone (answered, or given up on),
+      // a retry may take the key at once; the fence in store() keeps this request from
+      // committing after that.
+      if (reply.raw.destroyed || request.raw.destroyed) return
+      running.add(claim)
+      reply.raw.once('close', () => running.delete(claim))
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       const claim = randomUUID()
@@ -191,7 +196,7 @@ export default fp(async function idempotency (app: FastifyInstance, opts: Idempo
       if (row.state === 'done') {
         return reply.code(row.status!).headers({ ...row.headers, [REPLAYED]: 'true' }).send(row.body)
       }
-      const abandoned = row.owner === instance ? !running.has(row.claim) : now.getTime() - row.claimedAt.getTime() > LEASE_MS
+      const abandoned = (row.owner === instance && !running.has(row.claim)) || now.getTime() - row.claimedAt.getTime() > LEASE_MS
       if (!abandoned) throw inUse()
       const taken = await db.update(idempotencyKeys).set({ claim, owner: instance, claimedAt: now })
         .where(and(ofKey(row), eq(idempotencyKeys.claim, row.claim), eq(idempotencyKeys.state, 'running'))).returning({ claim: idempotencyKeys.claim })
@@ -222,10 +227,6 @@ export default fp(async function idempotency (app: FastifyInstance, opts: Idempo
   })
 
   app.addHook('onResponse', async (request) => {
-    if (request.idempotency) running.delete(request.idempotency.claim)
-  })
-  // A request whose connection closed before its answer still lets its claim go.
-  app.addHook('onRequestAbort', async (request) => {
     if (request.idempotency) running.delete(request.idempotency.claim)
   })
 }, { name: 'idempotency', dependencies: ['auth'] })
