@@ -38,6 +38,7 @@ t.test('a repeat gets the first answer, marked as replayed, and writes nothing',
   t.equal(again.headers.location, first.headers.location)
   t.equal(again.headers.etag, first.headers.etag)
   t.match(again.headers['content-type'], /^application\/json/)
+  t.equal(again.headers['cache-control'], 'private, no-store')
   t.equal(again.headers['idempotent-replayed'], 'true')
   t.equal(await articlesNamed(body.headline), 1, 'one article')
 
@@ -105,6 +106,7 @@ t.test('a refusal (4xx) is kept too; a 503 or 429 is not (see the fault suite)',
   t.equal(second.headers['idempotent-replayed'], 'true')
   t.equal(second.body, first.body)
   t.match(second.headers['content-type'], /^application\/problem\+json/)
+  t.equal(second.headers['cache-control'], first.headers['cache-control'])
 })
 
 t.test('a key another request still holds is a 409 with Retry-After; an abandoned one is taken over', async (t) => {
@@ -258,4 +260,25 @@ t.test('every other write takes a key: sections, authors, photos, users, comment
   t.equal(again.body, first.body)
   const [{ n }] = await db.select({ n: count() }).from(sql`comment_moderations`).where(and(sql`comment_id = ${c.id}`))
   t.equal(n, 1, 'moderated once')
+})
+
+// On PostgreSQL only: PGlite runs a transaction's BEGIN and COMMIT itself, out of the query log.
+t.test('a write answers from its own transaction: no query runs after its commit', { skip: h.database.driver === 'pg' ? false : 'PGlite does not log its COMMIT' }, async (t) => {
+  const article = expectStatus(await createArticle(undefined, { headline: fresh('Answered in its transaction') }), 201)
+  const c = expectStatus(await postComment(h.app, (await publishedArticle(h)).id, draftComment()), 201)
+  const writes: Array<[string, 'POST' | 'PATCH', string, Json?]> = [
+    ['create with a byline', 'POST', '/v1/articles', { headline: fresh('With a byline'), authorIds: [h.author.authorId] }],
+    ['PATCH', 'PATCH', `/v1/articles/${article.id}`, { standfirst: 'Read in the transaction.' }],
+    ['publish', 'POST', `/v1/articles/${article.id}/publish`],
+    ['moderation', 'PATCH', `/v1/comments/${c.id}`, { status: 'approved' }]
+  ]
+  for (const [what, method, url, body] of writes) {
+    for (const key of [undefined, fresh('tx')]) {
+      h.queries.length = 0
+      const res = await call(h.app, method, url, { token: h.editor.token, body, headers: key ? withKey(key) : {} })
+      t.ok(res.statusCode < 300, `${what}: ${res.statusCode}`)
+      // What a failing database could still do to the answer: nothing, once it has committed.
+      t.equal(h.queries.at(-1)?.trim().toLowerCase(), 'commit', `${what}${key ? ' with a key' : ''}: the commit is the last query`, { queries: h.queries.map((q) => q.slice(0, 60)) })
+    }
+  }
 })

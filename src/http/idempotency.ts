@@ -47,7 +47,7 @@ export type IdempotencyOptions = {
 // rolls back.
 const LEASE_MS = 60_000
 // Headers of the answer that a replay repeats; the rest are set afresh on each answer.
-const REPLAYED_HEADERS = ['content-type', 'location', 'etag']
+const REPLAYED_HEADERS = ['content-type', 'location', 'etag', 'cache-control']
 const PRUNE_EVERY_MS = 60_000
 const PRUNE_BATCH = 1000
 
