@@ -85,6 +85,8 @@ const articleRoutes: Routes = async (app) => {
     return one(request, reply, await getArticleRow(app.db, { slug: request.params.slug }, view), request.query)
   })
 
+  // A create that refers to nothing is one batched insert, answered from its own row: it needs
+  // a transaction only to store an Idempotency-Key's answer with it.
   app.post('/', {
     config: { access: 'author' },
     schema: { operationId: 'createArticle', summary: 'Create a draft article', tags, body: CreateArticleBody, response: { 201: ref(ArticleSchema), ...errorResponses(409) } }
@@ -92,7 +94,6 @@ const articleRoutes: Routes = async (app) => {
     const { id, row } = await createArticle(db, request.body, request.principal, app.now())
     location(reply.code(201), `/v1/articles/${id}`)
     return row ? one(request, reply, row, {}, db) : reload(db, request, reply, id)
-  // One that stands alone is a single batched insert, answered from its own row.
   }, { transaction: !createStandsAlone(request.body, request.principal) }))
 
   app.patch('/:id', {
