@@ -16,6 +16,7 @@ import drain from './http/drain.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
+import idempotency from './http/idempotency.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
@@ -194,6 +195,9 @@ export async function buildApp (options: AppOptions) {
       ? redisFailureLimiter(redis, redisPrefix, config.AUTH_FAILURE_LIMIT, 60)
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
   })
+  const hashClient = clientHasher(database.db, config.CLIENT_HASH_SECRET)
+  // After auth, which tells whose keys a request may use; its onSend sees the plain body.
+  await app.register(idempotency, { db: database.db, now: app.now, ttlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS, hashClient })
   await app.register(publicCache, { cache })
   await app.register(notModified)
   // Last of the onSend hooks: the cache stores, and 304s are decided, on the plain body.
@@ -209,7 +213,7 @@ export async function buildApp (options: AppOptions) {
       maxLinks: config.COMMENT_MAX_LINKS,
       blocklist: config.COMMENT_BLOCKLIST.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)
     }),
-    hashClient: clientHasher(database.db, config.CLIENT_HASH_SECRET),
+    hashClient,
     maxDepth: config.COMMENT_MAX_DEPTH,
     perClient: config.COMMENT_RATE_PER_CLIENT,
     perArticle: config.COMMENT_RATE_PER_ARTICLE,

@@ -83,7 +83,9 @@ export const ConfigSchema = Type.Object({
   // Comma-separated words that send a comment to the moderation queue.
   COMMENT_BLOCKLIST: Type.String({ default: '' }),
   // Failed-authentication budget per client IP and minute.
-  AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 })
+  AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
+  // How long the answer to an Idempotency-Key is kept for its repeats.
+  IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 86400 })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,5 +1,6 @@
 // Entry point: read the config, open and migrate the database, serve, and shut down gracefully.
 // Each step of the start says what it did in one line; a start that fails says why in one line.
+import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -72,6 +73,13 @@ if (!config.DATABASE_URL && config.SEED_DEMO) {
 }
 
 const app = await buildApp({ config, database, loggerInstance: log, mediaStore })
+// Connections that have not sent a byte yet (clients open them ahead of need, or give up on a
+// request before sending it): Node does not count them idle, so at shutdown they are closed here.
+const sockets = new Set<Socket>()
+app.server.on('connection', (socket: Socket) => {
+  sockets.add(socket)
+  socket.once('close', () => sockets.delete(socket))
+})
 
 // The embedded folder is this process's alone: other commands ask it over the local channel.
 let channel: LocalChannel | undefined
@@ -118,7 +126,10 @@ async function shutdown (reason: string, code: number) {
     process.exit(1)
   }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000)
   // A connection that went idle between two of Node's own sweeps is closed at the next one.
-  const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+  const sweep = setInterval(() => {
+    app.server.closeIdleConnections()
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy()
+  }, 100)
   try {
     await channel?.close()
     await app.close()

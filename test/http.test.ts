@@ -6,7 +6,7 @@ import { openDatabase } from '../src/db/client.js'
 import { build, call, openTestDatabase, testDatabaseUrl } from './helper.js'
 
 /** The response headers a script on another origin may read, in the order they are sent. */
-const EXPOSED = 'ETag, Location, Retry-After, X-Request-Id, RateLimit, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
+const EXPOSED = 'ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed, RateLimit, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
 
 t.test('errors, limits and headers', async (t) => {
   const h = await build(t, { env: { BODY_LIMIT_BYTES: '2048' } })

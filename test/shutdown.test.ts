@@ -40,6 +40,13 @@ t.test('SIGTERM under keep-alive traffic', async (t) => {
   const body = JSON.stringify({ headline: 'Filed while the server stops' })
   slow.write(`POST /v1/articles HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
 
+  // A connection that never sends a request (a client opened it ahead of need): it must not
+  // hold the drain until the time limit.
+  const unused = net.connect(Number(port), '127.0.0.1')
+  unused.on('error', () => {})
+  await new Promise((resolve) => unused.once('connect', resolve))
+  const unusedClosed = new Promise((resolve) => unused.once('close', resolve))
+
   // Busy keep-alive clients.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 6 })
   t.teardown(() => agent.destroy())
@@ -66,6 +73,8 @@ t.test('SIGTERM under keep-alive traffic', async (t) => {
   await Promise.all(clients)
 
   t.equal(exitCode, 0, 'exit code 0: the drain ended by itself')
+  await unusedClosed
+  t.pass('a connection that never sent a request was closed with the rest')
   t.match(slowAnswer, /^HTTP\/1\.1 201 /, 'the request in flight was carried out')
   t.match(slowAnswer, /\r\nconnection: close\r\n/i, 'and its connection closed after the answer')
 

@@ -86,7 +86,7 @@ export function describeUrl (url: string) {
 
 async function openPostgres(url: string, options: DatabaseOptions, logger?: Logger): Promise<Database> {
   const pg = await import('pg')
-  const { drizzle } = await import('drizzle-orm/node-postgres')
+  const { drizzle, NodePgSession, NodePgTransaction } = await import('drizzle-orm/node-postgres')
   const { migrate } = await import('drizzle-orm/node-postgres/migrator')
   const pool = new pg.default.Pool({ connectionString: url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 })
   // A client that loses its server emits 'error'. The pool listens on idle clients only, and an
@@ -103,6 +103,32 @@ async function openPostgres(url: string, options: DatabaseOptions, logger?: Logg
     throw error
   }
   const db = drizzle(pool, { schema, logger }) as unknown as Db
+  // drizzle-orm (0.45) sends BEGIN before its try block: a BEGIN that fails (on a pooled
+  // connection the database dropped) never gives its client back, and pool.end() then waits for
+  // it forever. The same transaction, with every step inside: a client is always given back,
+  // a broken one destroyed, and a failed ROLLBACK does not hide the error that caused it.
+  const session = (db as unknown as { session: any }).session
+  session.transaction = async (run: (tx: unknown) => Promise<unknown>) => {
+    const client = await pool.connect()
+    // Set when the connection may be unusable: the client is then destroyed, not pooled again.
+    let broken: Error | undefined
+    const step = (statement: ReturnType<typeof sql>) => tx.execute(statement).catch((e: Error) => { broken = e; throw e })
+    const tx = new NodePgTransaction(session.dialect, new NodePgSession(client, session.dialect, session.schema, session.options), session.schema)
+    try {
+      await step(sql`begin`)
+      let result: unknown
+      try {
+        result = await run(tx)
+      } catch (error) {
+        await step(sql`rollback`).catch(() => {})
+        throw error
+      }
+      await step(sql`commit`)
+      return result
+    } finally {
+      client.release(broken)
+    }
+  }
   return {
     db,
     driver: 'pg',

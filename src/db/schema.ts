@@ -251,3 +251,28 @@ export const settings = pgTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull()
 })
+
+// Idempotency-Key requests: the first answer to a caller's key, replayed to its repeats. The
+// answer is written in the same transaction as the write it reports, so a write that committed
+// always has its answer here, and a retry after a lost answer never writes twice.
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  // Whose key: `token:<id>` for a staff token, `client:<keyed hash of the address>` for anyone else.
+  scope: text('scope').notNull(),
+  key: text('key').notNull(),
+  method: text('method').notNull(),
+  path: text('path').notNull(),
+  // SHA-256 of method, path and body: the same key with another request is refused.
+  requestHash: text('request_hash').notNull(),
+  // running: a request holds it (its `claim`); done: `status`, `headers` and `body` are the answer.
+  state: text('state').notNull(),
+  // Which run holds the key: a run whose claim was taken over cannot store its answer.
+  claim: uuid('claim').notNull(),
+  // The instance running it, so that instance can tell a claim it no longer runs.
+  owner: text('owner').notNull(),
+  status: integer('status'),
+  headers: jsonb('headers').$type<Record<string, string>>(),
+  body: text('body'),
+  createdAt: time('created_at').notNull(),
+  claimedAt: time('claimed_at').notNull(),
+  expiresAt: time('expires_at').notNull()
+}, (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)])

@@ -15,6 +15,12 @@ export function setVersion (reply: FastifyReply, version: number) {
   reply.resourceVersion = version
 }
 
+/** The ETag of a body: its resource's version (for If-Match), then a hash of the body. */
+export function etagFor (version: number | null, payload: string | Buffer) {
+  const hash = createHash('sha1').update(payload).digest('base64url').slice(0, 22)
+  return version === null ? `"${hash}"` : `"${version}-${hash}"`
+}
+
 export function etagMatches (header: string, etag: string): boolean {
   if (header.trim() === '*') return true
   const bare = etag.replace(/^W\//, '')
@@ -67,10 +73,7 @@ export default fp(async function caching (app: FastifyInstance, opts: CachingOpt
       }
     }
     if ((typeof payload !== 'string' && !Buffer.isBuffer(payload)) || (status !== 200 && status !== 201)) return payload
-    if (!reply.hasHeader('etag')) {
-      const hash = createHash('sha1').update(payload).digest('base64url').slice(0, 22)
-      reply.header('etag', reply.resourceVersion === null ? `"${hash}"` : `"${reply.resourceVersion}-${hash}"`)
-    }
+    if (!reply.hasHeader('etag')) reply.header('etag', etagFor(reply.resourceVersion, payload))
     return payload
   })
 }, { name: 'caching' })

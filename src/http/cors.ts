@@ -10,7 +10,7 @@ export const allowedHeaders = ['Authorization', 'Content-Type', 'If-Match', 'If-
 
 /** Response headers a script may read, beyond the CORS-safelisted ones. */
 export const exposedHeaders = [
-  'ETag', 'Location', 'Retry-After', 'X-Request-Id',
+  'ETag', 'Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed',
   // Rate limits: the IETF names, the draft's and @fastify/rate-limit's defaults.
   'RateLimit', 'RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset',
   'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'

@@ -19,10 +19,12 @@ const titles = {
   STILL_REFERENCED: [409, 'Still Referenced'],
   INVALID_STATE: [409, 'Invalid State Change'],
   COMMENTS_CLOSED: [409, 'Comments Closed'],
+  IDEMPOTENCY_KEY_IN_USE: [409, 'Idempotency Key In Use'],
   PRECONDITION_FAILED: [412, 'Precondition Failed'],
   PAYLOAD_TOO_LARGE: [413, 'Payload Too Large'],
   RANGE_NOT_SATISFIABLE: [416, 'Range Not Satisfiable'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Media Type'],
+  IDEMPOTENCY_KEY_REUSED: [422, 'Idempotency Key Reused'],
   RATE_LIMITED: [429, 'Too Many Requests'],
   INTERNAL: [500, 'Internal Server Error'],
   UNAVAILABLE: [503, 'Service Unavailable']

@@ -22,13 +22,35 @@ function documentShared (route: RouteOptions) {
   const methods = Array.isArray(route.method) ? route.method : [route.method]
   if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
   if (schema.body) { add(413); add(415) }
+  if ((methods.includes('POST') || methods.includes('PATCH')) && route.config?.idempotent !== false) {
+    add(409); add(422)
+    ;(schema as Record<string, unknown>)[IDEMPOTENT] = true
+  }
 }
+
+/** Marks a write that takes an Idempotency-Key (src/http/idempotency.ts). */
+const IDEMPOTENT = 'x-idempotent'
+
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Makes a retry of this request safe (IETF draft-ietf-httpapi-idempotency-key-header). The first answer to a key is kept (`IDEMPOTENCY_KEY_TTL_SECONDS`, 24 hours by default) and a repeat of the same request with the same key gets that answer again, with `Idempotent-Replayed: true`, instead of being run twice; a write that committed always has its answer kept, so a retry after a `503` or a lost connection never writes twice. Keys belong to the caller: the token, or for an anonymous caller the client address. 1 to 255 printable ASCII characters, bare or as a quoted string (`"…"`); a UUID is a good key. The same key with another method, path or body is a `422`; while the first request still runs, a repeat is a `409` with `Retry-After`. `5xx` answers and `429` are not kept: a retry runs again.',
+  schema: { type: 'string', minLength: 1, maxLength: 257 },
+  example: '"6c1e5f7a-3f0e-4b9a-9d6e-2a1f0c3b7d45"'
+}
+const idempotentReplayed = {
+  description: '`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.',
+  schema: { type: 'string', enum: ['true'] }
+}
+const inUseNote = ' Also when a request with the same `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`): retry after `Retry-After`.'
 
 /** Marks a route whose body may be left out (a bare POST); @fastify/swagger always writes `required: true`. */
 export const OPTIONAL_BODY = 'x-optional-body'
 
-type Parameter = { schema?: { $ref?: string }, example?: unknown }
-type Operation = { requestBody?: { required?: boolean }, parameters?: Parameter[], [OPTIONAL_BODY]?: boolean }
+type Parameter = { schema?: { $ref?: string }, example?: unknown, $ref?: string }
+type Response = { description?: string, headers?: Record<string, unknown> }
+type Operation = { requestBody?: { required?: boolean }, parameters?: Parameter[], responses?: Record<string, Response>, [OPTIONAL_BODY]?: boolean, [IDEMPOTENT]?: boolean }
 type Components = Record<string, { examples?: unknown[] }>
 
 // Finishing touches on the generated document: bodies that may be left out, and the example of
@@ -44,11 +66,22 @@ const finish: SwaggerTransformObject = (document) => {
         const example = name === undefined ? undefined : components[name]?.examples?.[0]
         if (example !== undefined && parameter.example === undefined) parameter.example = example
       }
+      if (op[IDEMPOTENT]) {
+        delete op[IDEMPOTENT]
+        ;(op.parameters ??= []).push({ $ref: '#/components/parameters/IdempotencyKey' })
+        for (const [status, response] of Object.entries(op.responses ?? {})) {
+          if (status.startsWith('2')) response.headers = { ...response.headers, 'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' } }
+          if (status === '409') op.responses![status] = { ...response, description: `${response.description}${inUseNote}` }
+        }
+      }
       if (!op[OPTIONAL_BODY]) continue
       delete op[OPTIONAL_BODY]
       if (op.requestBody) op.requestBody.required = false
     }
   }
+  const parts = (document.openapiObject.components ??= {}) as Record<string, unknown>
+  parts.parameters = { ...(parts.parameters as object), IdempotencyKey: idempotencyKey }
+  parts.headers = { ...(parts.headers as object), IdempotentReplayed: idempotentReplayed }
   return document.openapiObject
 }
 

@@ -91,6 +91,7 @@ export const problems = {
   413: problem('Body too large.'),
   415: problem('Unsupported media type.'),
   416: problem('The range is outside the file; `Content-Range` gives its size.'),
+  422: problem('The `Idempotency-Key` was first used for another request (another method, path or body); nothing was done. Use a new key for a new request.'),
   429: problem('Rate limited; see `Retry-After`.'),
   503: problem('The database is unreachable; see `Retry-After`.')
 } as const

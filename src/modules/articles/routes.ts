@@ -1,11 +1,13 @@
 // /v1/articles: published stories for everyone; drafts, writes and status changes for staff.
 import type { Routes } from '../../http/type-provider.js'
+import type { Db } from '../../db/client.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { hasRole } from '../../http/auth.js'
 import { setVersion } from '../../http/caching.js'
 import { AppError } from '../../http/errors.js'
 import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
+import { committed } from '../../http/idempotency.js'
 import { OPTIONAL_BODY } from '../../http/openapi.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
@@ -15,7 +17,7 @@ import {
   RevisionParams, RevisionSchema, UpdateArticleBody, articleIncludes
 } from './schemas.js'
 import {
-  changeStatus, createArticle, deleteArticle, getArticleRow, getRevision, listArticles, listRevisions,
+  changeStatus, createArticle, createStandsAlone, deleteArticle, getArticleRow, getRevision, listArticles, listRevisions,
   updateArticle, type Guard, type Transition
 } from './service.js'
 
@@ -45,13 +47,15 @@ const articleRoutes: Routes = async (app) => {
     photoSizes: app.config.BODY_PHOTO_SIZES
   })
 
-  async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}) {
+  async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}, db: Db = app.db) {
     setVersion(reply, row.version)
-    const [article] = await presentArticles(app.db, [row], viewOf(request, query, false))
+    const [article] = await presentArticles(db, [row], viewOf(request, query, false))
     return article
   }
-  const reload = (request: FastifyRequest, reply: FastifyReply, id: string) =>
-    getArticleRow(app.db, { id }, { staff: true, now: app.now() }).then((row) => one(request, reply, row))
+  // A write's answer, read in the write's own transaction (committed()): once it commits, the
+  // answer is in hand, and no read after the commit can turn it into a 503.
+  const reload = (db: Db, request: FastifyRequest, reply: FastifyReply, id: string) =>
+    getArticleRow(db, { id }, { staff: true, now: app.now() }).then((row) => one(request, reply, row, {}, db))
 
   app.get('/', {
     config: { access: 'public' },
@@ -81,22 +85,24 @@ const articleRoutes: Routes = async (app) => {
     return one(request, reply, await getArticleRow(app.db, { slug: request.params.slug }, view), request.query)
   })
 
+  // A create that refers to nothing is one batched insert, answered from its own row: it needs
+  // a transaction only to store an Idempotency-Key's answer with it.
   app.post('/', {
     config: { access: 'author' },
     schema: { operationId: 'createArticle', summary: 'Create a draft article', tags, body: CreateArticleBody, response: { 201: ref(ArticleSchema), ...errorResponses(409) } }
-  }, async (request, reply) => {
-    const { id, row } = await createArticle(app.db, request.body, request.principal, app.now())
+  }, async (request, reply) => committed(request, reply, async (db) => {
+    const { id, row } = await createArticle(db, request.body, request.principal, app.now())
     location(reply.code(201), `/v1/articles/${id}`)
-    return row ? one(request, reply, row) : reload(request, reply, id)
-  })
+    return row ? one(request, reply, row, {}, db) : reload(db, request, reply, id)
+  }, { transaction: !createStandsAlone(request.body, request.principal) }))
 
   app.patch('/:id', {
     config: { access: 'author' },
     schema: { operationId: 'updateArticle', summary: 'Update an article (authors: their own drafts)', tags, params: IdParams, body: UpdateArticleBody, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
-  }, async (request, reply) => {
-    await updateArticle(app.db, request.params.id, request.body, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
-    return reload(request, reply, request.params.id)
-  })
+  }, async (request, reply) => committed(request, reply, async (db) => {
+    await updateArticle(db, request.params.id, request.body, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
+    return reload(db, request, reply, request.params.id)
+  }))
 
   app.delete('/:id', {
     config: { access: 'author' },
@@ -121,11 +127,11 @@ const articleRoutes: Routes = async (app) => {
         ...(transition === 'publish' && { body: PublishBody, [OPTIONAL_BODY]: true }),
         response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) }
       }
-    }, async (request, reply) => {
+    }, async (request, reply) => committed(request, reply, async (db) => {
       const publishedAt = (request.body as { publishedAt?: string } | undefined)?.publishedAt
-      await changeStatus(app.db, request.params.id, transition, { ifMatch: ifMatch(request), now: app.now(), publishedAt, guard: () => {} })
-      return reload(request, reply, request.params.id)
-    })
+      await changeStatus(db, request.params.id, transition, { ifMatch: ifMatch(request), now: app.now(), publishedAt, guard: () => {} })
+      return reload(db, request, reply, request.params.id)
+    }))
   }
 
   app.get('/:id/revisions', {
@@ -136,11 +142,11 @@ const articleRoutes: Routes = async (app) => {
   app.post('/:id/revisions/:revisionId/restore', {
     config: { access: 'author' },
     schema: { operationId: 'restoreArticleRevision', summary: 'Restore an earlier version (itself kept as a revision)', tags, params: RevisionParams, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
-  }, async (request, reply) => {
-    const revision = await getRevision(app.db, request.params.id, request.params.revisionId)
-    await updateArticle(app.db, request.params.id, revision.snapshot, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
-    return reload(request, reply, request.params.id)
-  })
+  }, async (request, reply) => committed(request, reply, async (db) => {
+    const revision = await getRevision(db, request.params.id, request.params.revisionId)
+    await updateArticle(db, request.params.id, revision.snapshot, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
+    return reload(db, request, reply, request.params.id)
+  }))
 }
 
 export default articleRoutes

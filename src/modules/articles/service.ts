@@ -228,12 +228,7 @@ function columnsOf (input: UpdateArticle) {
  */
 export async function createArticle (db: Db, input: CreateArticle, actor: Principal | null, now: Date = new Date()) {
   const body = cleanBlocks(input.body ?? [])
-  const links: Links = {
-    authorIds: input.authorIds ?? (actor?.authorId ? [actor.authorId] : []),
-    tagIds: input.tagIds ?? [],
-    relatedArticleIds: input.relatedArticleIds ?? [],
-    body
-  }
+  const links = linksOf(input, actor, body)
   const columns = columnsOf(input)
   const values = {
     ...columns,
@@ -279,6 +274,18 @@ const insertAlone = (db: Db) => batched(db, 'article_insert', async (db, rows: A
   const ids = new Set(inserted.map((r) => r.id))
   return rows.map((r) => ids.has(r.id))
 })
+
+const linksOf = (input: CreateArticle, actor: Principal | null, body: Block[]): Links => ({
+  authorIds: input.authorIds ?? (actor?.authorId ? [actor.authorId] : []),
+  tagIds: input.tagIds ?? [],
+  relatedArticleIds: input.relatedArticleIds ?? [],
+  body
+})
+
+/** Whether a create is one insert that needs no transaction (the blocks' photo and related ids
+ * are the same before cleaning). */
+export const createStandsAlone = (input: CreateArticle, actor: Principal | null) =>
+  standsAlone(input, linksOf(input, actor, (input.body ?? []) as Block[]))
 
 /** Whether a new article refers to nothing: no byline, tags, section, photos or related stories. */
 const standsAlone = (input: CreateArticle, links: Links) =>

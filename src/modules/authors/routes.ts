@@ -1,9 +1,11 @@
 // /v1/authors: read by anyone (email only for staff), written by editors.
 import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
+import type { Db } from '../../db/client.js'
 import { Type } from 'typebox'
 import { fieldNames, parseFields, parseInclude, pickFields } from '../../http/fields.js'
 import { created, ifMatch, one } from '../../http/replies.js'
+import { committed } from '../../http/idempotency.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { AuthorSchema, CreateAuthorBody, GetAuthorQuery, ListAuthorsQuery, UpdateAuthorBody, authorIncludes } from './schemas.js'
 import { createAuthor, deleteAuthor, getAuthor, listAuthors, presentAuthors, updateAuthor, type AuthorRow } from './service.js'
@@ -15,9 +17,9 @@ const authorRoutes: Routes = async (app) => {
   const view = (request: FastifyRequest, include?: string) =>
     ({ include: parseInclude(include, authorIncludes), staff: request.principal !== null, urls: app.publicUrls })
 
-  async function present (request: FastifyRequest, row: AuthorRow, query: { fields?: string, include?: string }) {
+  async function present (request: FastifyRequest, row: AuthorRow, query: { fields?: string, include?: string }, db: Db = app.db) {
     const chosen = parseFields(query.fields, fields)
-    const [author] = await presentAuthors(app.db, [row], view(request, query.include))
+    const [author] = await presentAuthors(db, [row], view(request, query.include))
     return pickFields(author, chosen)
   }
 
@@ -44,13 +46,14 @@ const authorRoutes: Routes = async (app) => {
   app.post('/', {
     config: { access: 'editor' },
     schema: { operationId: 'createAuthor', summary: 'Create an author', tags, body: CreateAuthorBody, response: { 201: ref(AuthorSchema), ...errorResponses(409) } }
-  }, async (request, reply) => present(request, created(reply, request, await createAuthor(app.db, request.body, app.now())), {}))
+  }, async (request, reply) => committed(request, reply, async (db) =>
+    present(request, created(reply, request, await createAuthor(db, request.body, app.now())), {}, db), { transaction: false }))
 
   app.patch('/:id', {
     config: { access: 'editor' },
     schema: { operationId: 'updateAuthor', summary: 'Update an author', tags, params: IdParams, body: UpdateAuthorBody, response: { 200: ref(AuthorSchema), ...errorResponses(404, 409, 412) } }
-  }, async (request, reply) =>
-    present(request, one(reply, await updateAuthor(app.db, request.params.id, request.body, ifMatch(request), app.now())), {}))
+  }, async (request, reply) => committed(request, reply, async (db) =>
+    present(request, one(reply, await updateAuthor(db, request.params.id, request.body, ifMatch(request), app.now())), {}, db), { transaction: false }))
 
   app.delete('/:id', {
     config: { access: 'editor' },

@@ -2,6 +2,8 @@
 import type { FastifyRequest } from 'fastify'
 import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
+import type { Db } from '../../db/client.js'
+import { committed } from '../../http/idempotency.js'
 import { tooManyRequests } from '../../http/rate-limit.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schemas.js'
@@ -67,17 +69,22 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
         params: IdParams, body: PostCommentBody, response: { 201: ref(CommentSchema), ...errorResponses(404, 409) }
       }
     }, async (request, reply) => {
-      const { row, replyingTo } = await postComment(app.db, request.params.id, request.body, {
-        clientHash: await opts.hashClient(request.ip), screen: opts.screen, maxDepth: opts.maxDepth, now: app.now(), sharedMarks: opts.sharedMarks
-      })
-      location(reply.code(201), `/v1/comments/${row.id}`)
-      return presentComment(row, { staff: request.principal !== null, replyingTo })
+      const clientHash = await opts.hashClient(request.ip)
+      // Batched with concurrent posts and answered from the inserted row; in a transaction only
+      // when an Idempotency-Key's answer must be stored with it.
+      return committed(request, reply, async (db) => {
+        const { row, replyingTo } = await postComment(db, request.params.id, request.body, {
+          clientHash, screen: opts.screen, maxDepth: opts.maxDepth, now: app.now(), sharedMarks: opts.sharedMarks
+        })
+        location(reply.code(201), `/v1/comments/${row.id}`)
+        return presentComment(row, { staff: request.principal !== null, replyingTo })
+      }, { transaction: false })
     })
   }
 }
 
 export const commentRoutes: Routes = async (app) => {
-  const staffView = async (row: CommentRow) => presentComment(row, { staff: true, replyingTo: await replyingToOf(app.db, row) })
+  const staffView = async (row: CommentRow, db: Db = app.db) => presentComment(row, { staff: true, replyingTo: await replyingToOf(db, row) })
 
   app.get('/', {
     config: { access: 'editor' },
@@ -107,19 +114,20 @@ export const commentRoutes: Routes = async (app) => {
   app.patch('/:id', {
     config: { access: 'editor' },
     schema: { operationId: 'moderateComment', summary: 'Approve, reject or mark a comment as spam', tags, params: IdParams, body: ModerateBody, response: { 200: ref(CommentSchema), ...errorResponses(404, 412) } }
-  }, async (request, reply) => {
-    await moderate(app.db, [request.params.id], request.body.status, { moderatorId: request.principal!.userId, now: app.now(), ifMatch: ifMatch(request), single: true })
-    const row = await getComment(app.db, request.params.id)
+  }, async (request, reply) => committed(request, reply, async (db) => {
+    // The answer is read in the moderation's own transaction: a committed change is never a 503.
+    await moderate(db, [request.params.id], request.body.status, { moderatorId: request.principal!.userId, now: app.now(), ifMatch: ifMatch(request), single: true })
+    const row = await getComment(db, request.params.id)
     setVersion(reply, row.version)
-    return staffView(row)
-  })
+    return staffView(row, db)
+  }))
 
   app.post('/moderate', {
     config: { access: 'editor' },
     schema: { operationId: 'moderateComments', summary: 'Moderate many comments at once: all or nothing', tags, body: BulkModerateBody, response: { 200: BulkResultSchema } }
-  }, async (request) => ({
-    updated: await moderate(app.db, request.body.ids, request.body.status, { moderatorId: request.principal!.userId, now: app.now() })
-  }))
+  }, async (request, reply) => committed(request, reply, async (db) => ({
+    updated: await moderate(db, request.body.ids, request.body.status, { moderatorId: request.principal!.userId, now: app.now() })
+  })))
 
   app.delete('/:id', {
     config: { access: 'editor' },

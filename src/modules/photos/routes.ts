@@ -1,4 +1,5 @@
 // /v1/photos: read by anyone; staff add photos, authors edit and delete only their own.
+import { createHash } from 'node:crypto'
 import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
@@ -6,6 +7,7 @@ import { hasRole } from '../../http/auth.js'
 import multipart from '@fastify/multipart'
 import { AppError, invalidField } from '../../http/errors.js'
 import { fieldNames, parseFields, pickFields } from '../../http/fields.js'
+import { committed } from '../../http/idempotency.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { FieldsQuery, IdParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { presentPhoto, storedPhotoUrls } from './present.js'
@@ -64,6 +66,8 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
       // The schema sees the file part by its name, so it can require one; the bytes go aside.
       request.body = file ? { ...fields, file: fileName || 'file' } : fields
       uploads.set(request, file)
+      // An Idempotency-Key's request digest covers the file, which the parsed body only names.
+      if (file) request.contentDigest = createHash('sha256').update(file).digest('hex')
     },
     schema: {
       operationId: 'createPhoto',
@@ -75,18 +79,21 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     }
   }, async (request, reply) => {
     const by = request.principal!.userId
-    if (!request.isMultipart()) return created(reply, request, present(await createPhoto(app.db, storedPhotoUrls(request.body as CreatePhoto, app.publicUrls), by, app.now())))
+    if (!request.isMultipart()) {
+      return committed(request, reply, async (db) =>
+        created(reply, request, present(await createPhoto(db, storedPhotoUrls(request.body as CreatePhoto, app.publicUrls), by, app.now()))), { transaction: false })
+    }
     const file = uploads.get(request)
     if (!file || file.length === 0) throw invalidField('/file', 'is required: the image to upload')
-    const row = await createUploadedPhoto(app.db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, maxPixels: opts.maxPixels, now: app.now() })
-    return created(reply, request, present(row))
+    return committed(request, reply, async (db) =>
+      created(reply, request, present(await createUploadedPhoto(db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, maxPixels: opts.maxPixels, now: app.now() }))), { transaction: false })
   })
 
   app.patch('/:id', {
     config: { access: 'author' },
     schema: { operationId: 'updatePhoto', summary: 'Update a photo\'s metadata', tags, params: IdParams, body: UpdatePhotoBody, response: { 200: ref(PhotoSchema), ...errorResponses(404, 412) } }
-  }, async (request, reply) =>
-    one(reply, present(await updatePhoto(app.db, request.params.id, storedPhotoUrls(request.body, app.publicUrls), ifMatch(request), app.now(), ownPhotoOnly(request)))))
+  }, async (request, reply) => committed(request, reply, async (db) =>
+    one(reply, present(await updatePhoto(db, request.params.id, storedPhotoUrls(request.body, app.publicUrls), ifMatch(request), app.now(), ownPhotoOnly(request)))), { transaction: false }))
 
   app.delete('/:id', {
     config: { access: 'author' },

@@ -2,6 +2,7 @@
 import type { Routes } from '../../http/type-provider.js'
 import { Type } from 'typebox'
 import { parseFields, pickFields, fieldNames } from '../../http/fields.js'
+import { committed } from '../../http/idempotency.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { FieldsQuery, IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { SectionSchemas, TagSchemas } from './schemas.js'
@@ -61,7 +62,8 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
         body: S.CreateBody,
         response: { 201: ref(S.Schema), ...errorResponses(409) }
       }
-    }, async (request, reply) => created(reply, request, await createTaxonomy(app.db, kind, request.body, app.now())))
+    }, async (request, reply) => committed(request, reply, async (db) =>
+      created(reply, request, await createTaxonomy(db, kind, request.body, app.now())), { transaction: false }))
 
     app.patch('/:id', {
       config: { access: 'editor' },
@@ -70,8 +72,8 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
         params: IdParams, body: S.UpdateBody,
         response: { 200: ref(S.Schema), ...errorResponses(404, 409, 412) }
       }
-    }, async (request, reply) =>
-      one(reply, await updateTaxonomy(app.db, kind, request.params.id, request.body, ifMatch(request), app.now())))
+    }, async (request, reply) => committed(request, reply, async (db) =>
+      one(reply, await updateTaxonomy(db, kind, request.params.id, request.body, ifMatch(request), app.now())), { transaction: false }))
 
     app.delete('/:id', {
       config: { access: 'editor' },

@@ -29,8 +29,13 @@ const tokenRoutes: Routes = async (app) => {
   })
 
   app.post('/', {
-    config: { access: 'author' },
-    schema: { operationId: 'createToken', summary: 'Create a token; the secret is in the response, once', tags, body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(404) } }
+    // The answer holds the secret, which is never stored: a repeat could not be answered alike.
+    config: { access: 'author', idempotent: false },
+    schema: {
+      operationId: 'createToken', summary: 'Create a token; the secret is in the response, once', tags,
+      description: 'The secret is never stored, so this answer cannot be repeated: an `Idempotency-Key` here is a 400.',
+      body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(404) }
+    }
   }, async (request, reply) => {
     const userId = request.body.userId ?? request.principal!.userId
     assertOwn(request, userId, () => new AppError('FORBIDDEN', 'Only admins may create tokens for other users.'))

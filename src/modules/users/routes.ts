@@ -1,6 +1,7 @@
 // /v1/users: admins manage staff; anyone with a token may ask who they are.
 import type { Routes } from '../../http/type-provider.js'
 import { Type } from 'typebox'
+import { committed } from '../../http/idempotency.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { IdParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, UserSchema } from './schemas.js'
@@ -27,12 +28,13 @@ const userRoutes: Routes = async (app) => {
   app.post('/', {
     config: { access: 'admin' },
     schema: { operationId: 'createUser', summary: 'Create a staff user', tags, body: CreateUserBody, response: { 201: ref(UserSchema), ...errorResponses(409) } }
-  }, async (request, reply) => created(reply, request, await createUser(app.db, request.body)))
+  }, async (request, reply) => committed(request, reply, async (db) => created(reply, request, await createUser(db, request.body)), { transaction: false }))
 
   app.patch('/:id', {
     config: { access: 'admin' },
     schema: { operationId: 'updateUser', summary: 'Update a user (name, email, role, byline)', tags, params: IdParams, body: UpdateUserBody, response: { 200: ref(UserSchema), ...errorResponses(404, 409, 412) } }
-  }, async (request, reply) => one(reply, await updateUser(app.db, request.params.id, request.body, ifMatch(request), app.now())))
+  }, async (request, reply) => committed(request, reply, async (db) =>
+    one(reply, await updateUser(db, request.params.id, request.body, ifMatch(request), app.now())), { transaction: false }))
 
   app.delete('/:id', {
     config: { access: 'admin' },
