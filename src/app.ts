@@ -14,12 +14,13 @@ import compression from './http/compression.js'
 import drain from './http/drain.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
-import errors from './http/errors.js'
+import errors, { problemBody, sendProblem } from './http/errors.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
 import securityHeaders from './http/security-headers.js'
+import textInput, { parseQueryString } from './http/text-input.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
@@ -90,7 +91,16 @@ export async function buildApp (options: AppOptions) {
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
     // Slugs may be 120 characters, longer than the router's default parameter limit of 100.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
+    // Query values whose escapes are not UTF-8 are refused (src/http/text-input.ts), not kept as `%FF`.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300, querystringParser: parseQueryString },
+    // A path Fastify cannot decode (`/v1/articles/by-slug/%FF`) is a problem document like any other 400.
+    frameworkErrors: (error, _request, reply) => {
+      const code = (error as { code?: string }).code
+      const problem = code === 'FST_ERR_BAD_URL'
+        ? problemBody('BAD_REQUEST', 'The path is not valid: a percent escape in it is not UTF-8.')
+        : problemBody('BAD_REQUEST', error.message)
+      return sendProblem(reply, problem)
+    },
     // One log line a request (below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // While closing, requests go through the drain hook (src/http/drain.ts): a problem with
@@ -149,6 +159,7 @@ export async function buildApp (options: AppOptions) {
   for (const schema of schemas) app.addSchema(schema)
 
   await app.register(errors)
+  await app.register(textInput)
   await app.register(securityHeaders, {
     // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
     crossOriginResourcePolicy: { policy: 'cross-origin' },

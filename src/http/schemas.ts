@@ -89,7 +89,7 @@ export const problems = {
   409: problem('Conflict: a slug taken, a delete that would orphan references, or an illegal state change.'),
   412: problem('`If-Match` does not match the current ETag; nothing was written.'),
   413: problem('Body too large.'),
-  415: problem('Unsupported media type.'),
+  415: problem('Unsupported media type, or a JSON body in a charset other than UTF-8.'),
   416: problem('The range is outside the file; `Content-Range` gives its size.'),
   429: problem('Rate limited; see `Retry-After`.'),
   503: problem('The database is unreachable; see `Retry-After`.')
