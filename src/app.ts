@@ -8,6 +8,7 @@ import type { TypeProvider } from './http/type-provider.js'
 import { mediaDirOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, type Database, type Db } from './db/client.js'
 import { publicUrls, type PublicUrls } from './lib/public-urls.js'
+import { WorkQueue } from './lib/work-queue.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
@@ -50,6 +51,8 @@ declare module 'fastify' {
     publicUrls: PublicUrls
     /** The clock; tests pass their own. */
     now: () => Date
+    /** Image uploads being decoded, and waiting to be (IMAGE_PROCESSING_CONCURRENCY, _QUEUE). */
+    imageQueue: WorkQueue
   }
 }
 
@@ -137,6 +140,7 @@ export async function buildApp (options: AppOptions) {
   app.decorate('config', config)
   app.decorate('publicUrls', publicUrls(config))
   app.decorate('now', options.now ?? (() => new Date()))
+  app.decorate('imageQueue', new WorkQueue(config.IMAGE_PROCESSING_CONCURRENCY, config.IMAGE_PROCESSING_QUEUE))
 
   const cache = new PublicCache({
     database,
@@ -210,7 +214,12 @@ export async function buildApp (options: AppOptions) {
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
   const store = options.mediaStore ?? localStore(mediaDirOf(config))
-  await app.register(photoRoutes({ store, maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS }), { prefix: '/v1/photos' })
+  await app.register(photoRoutes({
+    store,
+    maxBytes: config.PHOTO_MAX_BYTES,
+    limits: { maxPixels: config.PHOTO_MAX_PIXELS, maxSide: config.PHOTO_MAX_SIDE, maxAspectRatio: config.PHOTO_MAX_ASPECT_RATIO },
+    queue: app.imageQueue
+  }), { prefix: '/v1/photos' })
   await app.register(mediaRoutes(store), { prefix: '/media' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
