@@ -9,19 +9,21 @@ import { redisPrefixOf, trustProxyOf, type Config } from './config.js'
 import { openDatabase, openReplica, type Database, type Db } from './db/client.js'
 import { readRouting, ReplicaSet } from './db/replicas.js'
 import { publicUrls, type PublicUrls } from './lib/public-urls.js'
+import { WorkQueue } from './lib/work-queue.js'
 import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
 import drain from './http/drain.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
-import errors from './http/errors.js'
+import errors, { problemBody, sendProblem } from './http/errors.js'
 import idempotency from './http/idempotency.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
 import securityHeaders from './http/security-headers.js'
+import textInput, { parseQueryString } from './http/text-input.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
@@ -55,6 +57,8 @@ declare module 'fastify' {
     publicUrls: PublicUrls
     /** The clock; tests pass their own. */
     now: () => Date
+    /** Image uploads being decoded, and waiting to be (IMAGE_PROCESSING_CONCURRENCY, _QUEUE). */
+    imageQueue: WorkQueue
   }
 }
 
@@ -97,7 +101,16 @@ export async function buildApp (options: AppOptions) {
     genReqId: () => randomUUID(),
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
     // Slugs may be 120 characters, longer than the router's default parameter limit of 100.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
+    // Query values whose escapes are not UTF-8 are refused (src/http/text-input.ts), not kept as `%FF`.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300, querystringParser: parseQueryString },
+    // A path Fastify cannot decode (`/v1/articles/by-slug/%FF`) is a problem document like any other 400.
+    frameworkErrors: (error, _request, reply) => {
+      const code = (error as { code?: string }).code
+      const problem = code === 'FST_ERR_BAD_URL'
+        ? problemBody('BAD_REQUEST', 'The path is not valid: a percent escape in it is not UTF-8.')
+        : problemBody('BAD_REQUEST', error.message)
+      return sendProblem(reply, problem)
+    },
     // One log line a request (below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // While closing, requests go through the drain hook (src/http/drain.ts): a problem with
@@ -141,6 +154,7 @@ export async function buildApp (options: AppOptions) {
   app.decorate('config', config)
   app.decorate('publicUrls', publicUrls(config))
   app.decorate('now', options.now ?? (() => new Date()))
+  app.decorate('imageQueue', new WorkQueue(config.IMAGE_PROCESSING_CONCURRENCY, config.IMAGE_PROCESSING_QUEUE))
 
   const cache = new PublicCache({
     database,
@@ -164,6 +178,7 @@ export async function buildApp (options: AppOptions) {
   for (const schema of schemas) app.addSchema(schema)
 
   await app.register(errors)
+  await app.register(textInput)
   await app.register(securityHeaders, {
     // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
     crossOriginResourcePolicy: { policy: 'cross-origin' },
@@ -222,7 +237,12 @@ export async function buildApp (options: AppOptions) {
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
   const store = options.mediaStore ?? mediaStoreOf(config)
-  await app.register(photoRoutes({ store, maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS }), { prefix: '/v1/photos' })
+  await app.register(photoRoutes({
+    store,
+    maxBytes: config.PHOTO_MAX_BYTES,
+    limits: { maxPixels: config.PHOTO_MAX_PIXELS, maxSide: config.PHOTO_MAX_SIDE, maxAspectRatio: config.PHOTO_MAX_ASPECT_RATIO },
+    queue: app.imageQueue
+  }), { prefix: '/v1/photos' })
   await app.register(mediaRoutes(store), { prefix: '/media' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })

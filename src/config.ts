@@ -51,6 +51,14 @@ export const ConfigSchema = Type.Object({
   PHOTO_MAX_BYTES: Type.Integer({ minimum: 1024, default: 20 * 1024 * 1024 }),
   // Refuses decompression bombs: a small file that would decode to a huge bitmap.
   PHOTO_MAX_PIXELS: Type.Integer({ minimum: 1, default: 60_000_000 }),
+  // The longest side of an upload, and how many times its shorter side it may be (1 x 59,000,000
+  // is under the pixel limit, but no photo): both read from the header, before any decoding.
+  PHOTO_MAX_SIDE: Type.Integer({ minimum: 1, default: 30_000 }),
+  PHOTO_MAX_ASPECT_RATIO: Type.Integer({ minimum: 1, default: 20 }),
+  // Uploads decoded at once (each needs memory outside the heap, about 3 bytes a pixel and more:
+  // see the README), and how many more may wait; past that an upload is a 503 with Retry-After.
+  IMAGE_PROCESSING_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  IMAGE_PROCESSING_QUEUE: Type.Integer({ minimum: 0, maximum: 1000, default: 4 }),
   // Seeds demo content into an empty embedded database on first start.
   SEED_DEMO: Type.Boolean({ default: true }),
   PUBLIC_CACHE_CONTROL: Type.String({ default: 'public, max-age=60, stale-while-revalidate=600' }),

@@ -436,7 +436,7 @@ export async function seedDemo (db: Db, now: Date = new Date(), store?: MediaSto
     const photoIds = await idsOf(photoData, async (key, [width, height, caption, credit, altText]) => {
       if (store) {
         const file = await demoImage(key, width, height)
-        return createUploadedPhoto(tx, store, { file, meta: { caption, credit, altText }, createdById: null, maxPixels: width * height, now: setUp })
+        return createUploadedPhoto(tx, store, { file, meta: { caption, credit, altText }, createdById: null, limits: { maxPixels: width * height, maxSide: Math.max(width, height), maxAspectRatio: Infinity }, now: setUp })
       }
       const url = `https://images.dateline.example/demo/${key}.jpg`
       const renditions = [800, 1600].map((w) => ({ width: w, url: url.replace('.jpg', `-${w}.jpg`) }))

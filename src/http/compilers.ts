@@ -5,6 +5,7 @@
 //   properties while the OpenAPI still documents them as always present in a full representation.
 import { Ajv, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 import fastJsonStringify from 'fast-json-stringify'
 
 type AnySchema = Record<string, any>
@@ -31,9 +32,26 @@ function withoutMapping (schema: unknown): unknown {
   return out
 }
 
+const rfc3339 = fullFormats['date-time'] as { validate: (value: string) => boolean }
+
+/**
+ * RFC 3339 date-times that a timestamp can hold. RFC 3339 (and ajv-formats) admit a leap second
+ * (`23:59:60`) and an offset without minutes (`+01`), which a JavaScript Date cannot read; years
+ * outside 0001-9999 (in UTC) are beyond what the API writes back. Refused here, for every
+ * date-time field and parameter, so no route ever handles an Invalid Date.
+ */
+export function isStorableDateTime (value: string): boolean {
+  if (!rfc3339.validate(value)) return false
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) return false
+  const year = new Date(ms).getUTCFullYear()
+  return year >= 1 && year <= 9999
+}
+
 function makeAjv (externalSchemas: External, coerceTypes: Options['coerceTypes']) {
   const ajv = new Ajv({ ...base, coerceTypes })
   addFormats.default(ajv)
+  ajv.addFormat('date-time', { type: 'string', validate: isStorableDateTime })
   for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) ajv.addSchema(withoutMapping(schema) as AnySchema)
   return ajv
 }

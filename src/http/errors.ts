@@ -88,6 +88,8 @@ function fieldErrors (validation: AjvError[], context: string): FieldError[] {
     } else if (e.keyword === 'discriminator') {
       path += `/${String(e.params.tag)}`
       message = 'is not a known type'
+    } else if (e.keyword === 'format' && e.params.format === 'date-time') {
+      message = 'must be an RFC 3339 date-time such as 2025-09-14T06:30:00Z (seconds 00 to 59: a leap second is not accepted)'
     } else if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
       message = `must be one of: ${e.params.allowedValues.join(', ')}`
     }

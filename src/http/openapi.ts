@@ -93,7 +93,7 @@ export default fp(async function openapi (app: FastifyInstance) {
       info: {
         title: 'Dateline API',
         version: '1.0.0',
-        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag.'
+        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag. Text is UTF-8 and stored as sent: a JSON body in another charset is a 415; bytes that are not UTF-8, NUL and unpaired surrogates, in any string, form field or query parameter, are a 400 naming the field.'
       },
       servers: [{ url: '/' }],
       components: {

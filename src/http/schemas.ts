@@ -10,7 +10,7 @@ export function ref<T extends TSchema & { $id?: string }>(schema: T) {
 
 // A pattern as well as the format: ajv's uuid format also takes a `urn:uuid:` prefix.
 export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID.', examples: ['0b7e4f3a-5c1d-4e8a-9f62-3d2c1b0a9e87'] })
-export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-09-14T06:30:00.000Z'] })
+export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC in responses; any offset in requests. A leap second (`23:59:60`) is refused with a 400, as a JavaScript Date cannot hold it; so are years outside 0001-9999.', examples: ['2025-09-14T06:30:00.000Z'] })
 export const SlugSchema = Type.String({
   $id: 'Slug',
   pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$',
@@ -89,7 +89,7 @@ export const problems = {
   409: problem('Conflict: a slug taken, a delete that would orphan references, or an illegal state change.'),
   412: problem('`If-Match` does not match the current ETag; nothing was written.'),
   413: problem('Body too large.'),
-  415: problem('Unsupported media type.'),
+  415: problem('Unsupported media type, or a JSON body in a charset other than UTF-8.'),
   416: problem('The range is outside the file; `Content-Range` gives its size.'),
   422: problem('The `Idempotency-Key` was first used for another request (another method, path or body); nothing was done. Use a new key for a new request.'),
   429: problem('Rate limited; see `Retry-After`.'),

@@ -33,8 +33,23 @@ export type Processed = {
   renditions: Encoded[]
 }
 
+/** The largest width and height each format can hold (libvips refuses more, after all the work). */
+export const FORMAT_MAX_SIDE: Record<ImageFormat, number> = { jpeg: 65_535, png: 2_147_483_647, webp: 16_383, avif: 16_384, gif: 65_535 }
+
+/** What an upload may be: pixels (decompression bombs), longest side, and how elongated. */
+export type ImageLimits = { maxPixels: number, maxSide: number, maxAspectRatio: number }
+
 // Loaded on the first upload: an instance that only serves reads never loads libvips.
-const loadSharp = async () => (await import('sharp')).default
+let loaded: typeof import('sharp') | undefined
+const loadSharp = async () => {
+  if (!loaded) {
+    loaded = (await import('sharp')).default
+    // libvips keeps recent operations and their pixels in a cache of its own, outside the V8 heap;
+    // uploads never repeat an operation, so it would only hold memory.
+    loaded.cache(false)
+  }
+  return loaded
+}
 
 function encode (image: Sharp, format: ImageFormat): Sharp {
   switch (format) {
@@ -55,30 +70,73 @@ async function render (input: Buffer, format: ImageFormat, maxPixels: number, wi
   return { width: info.width, height: info.pageHeight ?? info.height, format, data }
 }
 
-export async function processImage (input: Buffer, maxPixels: number): Promise<Processed> {
+/**
+ * The renditions of an image of this size: each width under its own in its format and in WebP,
+ * plus WebP at full size. Each fits what its format holds: a WebP of a 17,000 px panorama is made
+ * 16,383 px wide, and the width of a tall image's WebP is cut until its height fits.
+ */
+export function renditionTargets (width: number, height: number, format: ImageFormat): Array<[number, ImageFormat]> {
+  const targets = new Map<string, [number, ImageFormat]>()
+  const add = (w: number, f: ImageFormat) => {
+    const max = FORMAT_MAX_SIDE[f]
+    const fit = Math.min(w, max, Math.floor(max * width / height))
+    if (fit >= 1) targets.set(`${fit}.${f}`, [fit, f])
+  }
+  for (const w of RENDITION_WIDTHS.filter((w) => w < width)) {
+    add(w, format)
+    if (format !== 'webp') add(w, 'webp')
+  }
+  if (format !== 'webp') add(width, 'webp')
+  return [...targets.values()]
+}
+
+const sized = (n: number) => n.toLocaleString('en')
+const refused = (code: 'PAYLOAD_TOO_LARGE' | 'VALIDATION_FAILED', message: string) =>
+  new AppError(code, `The image's ${message}.`, { errors: [{ path: '/file', in: 'body', message }] })
+
+/** Refuses, from the header alone (nothing decoded yet), an image too large or too elongated. */
+function checkSize (width: number, height: number, limits: ImageLimits) {
+  if (width * height > limits.maxPixels) {
+    throw refused('PAYLOAD_TOO_LARGE', `${sized(width)} × ${sized(height)} px are more than the ${sized(limits.maxPixels)} pixels allowed`)
+  }
+  for (const [side, size] of [['width', width], ['height', height]] as const) {
+    if (size > limits.maxSide) throw refused('PAYLOAD_TOO_LARGE', `${side} of ${sized(size)} px is more than the ${sized(limits.maxSide)} px allowed`)
+  }
+  const [long, short, side, other] = height > width ? [height, width, 'height', 'width'] : [width, height, 'width', 'height']
+  if (long > short * limits.maxAspectRatio) {
+    throw refused('VALIDATION_FAILED', `${side} of ${sized(long)} px is more than ${limits.maxAspectRatio} times its ${other} of ${sized(short)} px`)
+  }
+}
+
+export async function processImage (input: Buffer, limits: ImageLimits): Promise<Processed> {
   const format = sniff(input)
   if (!format) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'The file is not a JPEG, PNG, WebP, AVIF or GIF image (judged by its content, not its name).')
   }
+  const { maxPixels } = limits
   let original: Encoded
   try {
-    const meta = await (await loadSharp())(input, { limitInputPixels: maxPixels }).metadata()
+    // Only the header is read here (so no pixel limit is needed yet): the size is checked,
+    // naming what is wrong with it, before any pixel is decoded.
+    const meta = await (await loadSharp())(input, { limitInputPixels: false }).metadata()
     if (!meta.width || !meta.height) throw new Error('no dimensions')
+    // EXIF orientations 5 to 8 turn the image a quarter: its width is then the stored height.
+    const turned = (meta.orientation ?? 1) >= 5
+    checkSize(turned ? meta.height : meta.width, turned ? meta.width : meta.height, limits)
     original = await render(input, format, maxPixels)
   } catch (error) {
     if (error instanceof AppError) throw error
     const message = String((error as Error).message)
     if (/pixel limit/i.test(message)) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `The image has more than ${maxPixels.toLocaleString('en')} pixels.`)
+      throw refused('PAYLOAD_TOO_LARGE', `pixels are more than the ${sized(maxPixels)} allowed`)
     }
     throw new AppError('BAD_REQUEST', 'The image is corrupt or truncated and cannot be read.', {
       errors: [{ path: '/file', in: 'body', message: 'is not a readable image' }]
     })
   }
-  const widths = RENDITION_WIDTHS.filter((w) => w < original.width)
-  const targets: Array<[number, ImageFormat]> = widths.flatMap((w) => [[w, format], ...(format === 'webp' ? [] : [[w, 'webp']])] as Array<[number, ImageFormat]>)
-  if (format !== 'webp') targets.push([original.width, 'webp'])
-  const renditions = await Promise.all(targets.map(([w, f]) => render(original.data, f, maxPixels, w)))
+  // One at a time: each rendition decodes the image again, and at once they multiply the memory.
+  const renditions: Encoded[] = []
+  for (const [w, f] of renditionTargets(original.width, original.height, format)) renditions.push(await render(original.data, f, maxPixels, w))
   return {
     sha256: createHash('sha256').update(input).digest('hex'),
     format,

@@ -9,9 +9,10 @@ import { AppError, invalidField } from '../../http/errors.js'
 import { fieldNames, parseFields, pickFields } from '../../http/fields.js'
 import { committed } from '../../http/idempotency.js'
 import { created, ifMatch, one } from '../../http/replies.js'
-import { FieldsQuery, IdParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { FieldsQuery, IdParams, errorResponses, page, problems, ref } from '../../http/schemas.js'
 import { presentPhoto, storedPhotoUrls } from './present.js'
-import { RENDITION_WIDTHS } from './process.js'
+import { RENDITION_WIDTHS, type ImageLimits } from './process.js'
+import type { WorkQueue } from '../../lib/work-queue.js'
 import { CreatePhotoBody, ListPhotosQuery, PhotoSchema, UpdatePhotoBody, UploadPhotoFields, type CreatePhoto, type UploadPhoto } from './schemas.js'
 import { createPhoto, createUploadedPhoto, deletePhoto, getPhoto, listPhotos, removeFilesIfUnused, updatePhoto, type PhotoRow } from './service.js'
 import type { MediaStore } from './storage.js'
@@ -27,7 +28,7 @@ const ownPhotoOnly = (request: FastifyRequest) => (row: PhotoRow) => {
   }
 }
 
-export type PhotoOptions = { store: MediaStore, maxBytes: number, maxPixels: number }
+export type PhotoOptions = { store: MediaStore, maxBytes: number, limits: ImageLimits, queue: WorkQueue }
 
 export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
   await app.register(multipart)
@@ -72,10 +73,10 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     schema: {
       operationId: 'createPhoto',
       summary: 'Upload a photo, or add one hosted elsewhere',
-      description: `\`multipart/form-data\` with a \`file\` (JPEG, PNG, WebP, AVIF or GIF, judged by its content; at most ${opts.maxBytes} bytes and ${opts.maxPixels} pixels) uploads an image: its size is read from the file, EXIF orientation applied, all metadata (GPS included) removed, and renditions made at ${RENDITION_WIDTHS.join(', ')} px wide (never upscaled) in its own format and WebP. \`application/json\` adds a photo by URL; the server never fetches it.`,
+      description: `\`multipart/form-data\` with a \`file\` (JPEG, PNG, WebP, AVIF or GIF, judged by its content; at most ${opts.maxBytes} bytes, ${opts.limits.maxPixels} pixels and ${opts.limits.maxSide} px a side, and no side more than ${opts.limits.maxAspectRatio} times the other, all judged from the file's header before it is decoded) uploads an image: its size is read from the file, EXIF orientation applied, all metadata (GPS included) removed, and renditions made at ${RENDITION_WIDTHS.join(', ')} px wide (never upscaled) in its own format and WebP, plus WebP at full size. A rendition never exceeds what its format holds (WebP: 16,383 px a side), so a wider or taller image gets a smaller full-size WebP. Images are processed a few at a time; when as many wait as the server allows, the upload is a 503 with \`Retry-After\`. \`application/json\` adds a photo by URL; the server never fetches it.`,
       tags,
       body: { content: { 'application/json': { schema: CreatePhotoBody }, 'multipart/form-data': { schema: UploadPhotoFields } } },
-      response: { 201: ref(PhotoSchema), ...errorResponses(413, 415) }
+      response: { 201: ref(PhotoSchema), ...errorResponses(413, 415), 503: { ...problems[503], description: 'Too many images are being processed, or the database is unreachable; see `Retry-After`.' } }
     }
   }, async (request, reply) => {
     const by = request.principal!.userId
@@ -86,7 +87,7 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     const file = uploads.get(request)
     if (!file || file.length === 0) throw invalidField('/file', 'is required: the image to upload')
     return committed(request, reply, async (db) =>
-      created(reply, request, present(await createUploadedPhoto(db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, maxPixels: opts.maxPixels, now: app.now() }))), { transaction: false })
+      created(reply, request, present(await createUploadedPhoto(db, opts.store, { file, meta: request.body as UploadPhoto, createdById: by, limits: opts.limits, queue: opts.queue, now: app.now() }))), { transaction: false })
   })
 
   app.patch('/:id', {

@@ -59,8 +59,8 @@ export const ListPhotosQuery = Type.Object({
     description: 'Search caption, credit and alt text: every word of `q` must begin a word of one of them, ignoring case (`harb quay` finds "Boats at the Old Quay, Port Aldren harbour"; a word is never matched from its middle). Punctuation separates words; a `q` with no letter or digit is a 400. Combines with the other filters and keeps the sort order.'
   })),
   credit: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Only photos with exactly this credit, ignoring case (`credit=photo: reuters` finds "PHOTO: Reuters").' })),
-  createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only photos added at or after this time (RFC 3339).' })),
-  createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only photos added at or before this time (RFC 3339).' }))
+  createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only photos added at or after this time (RFC 3339; a leap second is refused).' })),
+  createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only photos added at or before this time (RFC 3339; a leap second is refused).' }))
 }, { additionalProperties: false })
 
 export type CreatePhoto = Static<typeof CreatePhotoBody>

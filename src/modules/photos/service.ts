@@ -6,9 +6,12 @@ import { assertVersion } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
-import { extensions, mimeTypes, processImage, RENDITION_WIDTHS } from './process.js'
+import { extensions, mimeTypes, processImage, renditionTargets, RENDITION_WIDTHS, type ImageLimits, type ImageFormat } from './process.js'
 import type { CreatePhoto, ListPhotos, UpdatePhoto, UploadPhoto } from './schemas.js'
 import { isValidKey, type MediaStore } from './storage.js'
+import { QueueFullError, WorkQueue } from '../../lib/work-queue.js'
+
+const unbounded = new WorkQueue(Infinity, 0)
 
 // Every column but the search vector, which only the database reads.
 const { search: _search, ...photoColumns } = getTableColumns(photos)
@@ -113,8 +116,14 @@ const keyOf = (url: string) => (url.startsWith(MEDIA_PREFIX) ? url.slice(MEDIA_P
  * requests can make the same rendition twice), then records the photo. A file uploaded before
  * is stored once: the new photo shares the existing files.
  */
-export async function createUploadedPhoto (db: Db, store: MediaStore, input: { file: Buffer, meta: UploadPhoto, createdById: string | null, maxPixels: number, now?: Date }) {
-  const processed = await processImage(input.file, input.maxPixels)
+export async function createUploadedPhoto (db: Db, store: MediaStore, input: { file: Buffer, meta: UploadPhoto, createdById: string | null, limits: ImageLimits, now?: Date, queue?: WorkQueue }) {
+  // Decoding is the costly part, in memory outside the heap: the queue bounds how many at once.
+  const processed = await (input.queue ?? unbounded).run(() => processImage(input.file, input.limits)).catch((error) => {
+    if (error instanceof QueueFullError) {
+      throw new AppError('UNAVAILABLE', 'The server is processing as many images as it can; try again shortly.', { headers: { 'retry-after': '10' } })
+    }
+    throw error
+  })
   const { sha256, original } = processed
   const originalKey = `${sha256}/original.${extensions[processed.format]}`
   const files = [
@@ -173,7 +182,11 @@ export async function removeFilesIfUnused (db: Db, store: MediaStore, photo: Pho
   const named = [photo.url, ...photo.renditions.map((r) => r.url)]
     .flatMap((u) => keyOf(u) ?? [])
     .filter((key) => key.startsWith(prefix) && isValidKey(key))
-  const widths = [...RENDITION_WIDTHS, ...(photo.width ? [photo.width] : [])]
+  // Every width an upload of this size is given, the capped ones included.
+  const capped = photo.width && photo.height
+    ? (Object.keys(extensions) as ImageFormat[]).flatMap((f) => renditionTargets(photo.width!, photo.height!, f).map(([w]) => w))
+    : []
+  const widths = [...new Set([...RENDITION_WIDTHS, ...(photo.width ? [photo.width] : []), ...capped])]
   const made = Object.values(extensions).flatMap((ext) => [`original.${ext}`, ...widths.map((w) => `${w}.${ext}`)]).map((name) => prefix + name)
   await db.transaction(async (tx) => {
     await lockContent(tx as unknown as Db, hash)
