@@ -24,6 +24,7 @@ type Format = keyof typeof formats
 const FileParam = Type.Union(Object.keys(formats).map((f) => Type.Literal(f)), { description: '`rss.xml` (RSS 2.0), `atom.xml` (Atom 1.0) or `feed.json` (JSON Feed 1.1).' })
 const scopes = { sections: { table: sections, filter: 'section' }, tags: { table: tags, filter: 'tag' }, authors: { table: authors, filter: 'author' } } as const
 type Scope = keyof typeof scopes
+const examples: Record<Scope, string> = { sections: 'national', tags: 'floods', authors: 'ayesha-siddiqui' }
 
 const documented = {
   200: {
@@ -136,23 +137,22 @@ const feedRoutes: Routes = async (app) => {
     return reply.type(formats[file].type).send(body)
   })
 
-  app.get('/:scope/:slug/:file', {
-    config: { access: 'public' },
-    schema: {
-      operationId: 'getScopedFeed', summary: 'The latest published articles of a section, tag or author as a feed', tags: ['Feeds'], security: [],
-      description: 'As the site\'s feed, for one section, tag or author, named by its slug; an unknown slug is a 404.',
-      params: Type.Object({
-        scope: Type.Union([Type.Literal('sections'), Type.Literal('tags'), Type.Literal('authors')]),
-        slug: Type.String({ minLength: 1, maxLength: 200, examples: ['national'] }),
-        file: FileParam
-      }, { additionalProperties: false }),
-      response: { ...documented, ...errorResponses(400, 404) }
-    }
-  }, async (request, reply) => {
-    const file = request.params.file as Format
-    const body = await render(request, file, { kind: request.params.scope as Scope, slug: request.params.slug })
-    return reply.type(formats[file].type).send(body)
-  })
+  for (const kind of Object.keys(scopes) as Scope[]) {
+    const one = scopes[kind].filter
+    app.get(`/${kind}/:slug/:file`, {
+      config: { access: 'public' },
+      schema: {
+        operationId: `get${one[0].toUpperCase()}${one.slice(1)}Feed`, summary: `The latest published articles of a ${one} as a feed`, tags: ['Feeds'], security: [],
+        description: `As the site's feed, for one ${one}, named by its slug; an unknown slug is a 404.`,
+        params: Type.Object({ slug: Type.String({ minLength: 1, maxLength: 200, examples: [examples[kind]] }), file: FileParam }, { additionalProperties: false }),
+        response: { ...documented, ...errorResponses(400, 404) }
+      }
+    }, async (request, reply) => {
+      const file = request.params.file as Format
+      const body = await render(request, file, { kind, slug: request.params.slug })
+      return reply.type(formats[file].type).send(body)
+    })
+  }
 }
 
 export default feedRoutes
