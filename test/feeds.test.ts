@@ -86,7 +86,7 @@ t.test('feeds', async (t) => {
 
   await t.test('unknown scopes and files', async () => {
     expectStatus(await get('/v1/feeds/sections/no-such-section/rss.xml'), 404)
-    expectStatus(await get('/v1/feeds/places/x/rss.xml'), 400)
+    expectStatus(await get('/v1/feeds/places/x/rss.xml'), 404)
     expectStatus(await get('/v1/feeds/rss.html'), 400)
   })
 
