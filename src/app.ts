@@ -35,6 +35,7 @@ import { ruleScreen, type Screen } from './modules/comments/screen.js'
 import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
+import feedRoutes from './modules/feeds/routes.js'
 import { mediaRoutes } from './modules/media/routes.js'
 import { photoRoutes } from './modules/photos/routes.js'
 import type { MediaStore } from './modules/photos/storage.js'
@@ -247,6 +248,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
   await app.register(userRoutes, { prefix: '/v1/users' })
+  await app.register(feedRoutes, { prefix: '/v1/feeds' })
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
 
   return app

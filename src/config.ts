@@ -70,6 +70,14 @@ export const ConfigSchema = Type.Object({
   // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug. It names a
   // page of the site that shows articles, not of the API, so PUBLIC_URL is not put in front of it.
   ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),
+  // The site that shows the articles: its name and language, and the base that a relative
+  // ARTICLE_URL_TEMPLATE is resolved against in feeds (which need absolute links).
+  SITE_TITLE: Type.String({ minLength: 1, maxLength: 200, default: 'Dateline' }),
+  SITE_URL: Type.Optional(Type.String({ pattern: PUBLIC_BASE, description: 'an absolute http(s) URL without query or fragment, e.g. https://news.example.com' })),
+  SITE_LANGUAGE: Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$', default: 'en', description: 'a language tag such as en, ur or en-GB' }),
+  // How many articles a feed lists, and whether it carries the whole body or the standfirst.
+  FEED_ITEMS: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  FEED_CONTENT: Type.Union([Type.Literal('full'), Type.Literal('excerpt')], { default: 'full' }),
   // The API's public address: with it every URL the API returns (photos, bodyHtml, Location) is absolute.
   PUBLIC_URL: Type.Optional(Type.String({ pattern: PUBLIC_BASE, description: 'an absolute http(s) URL without query or fragment, e.g. https://api.example.com or https://example.com/api' })),
   // Replaces PUBLIC_URL/media in media URLs, e.g. a CDN in front of /media; works without PUBLIC_URL too.

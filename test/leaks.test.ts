@@ -121,13 +121,16 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     if (!path.startsWith('/v1') || !op) continue
     gets++
     const collection = path.split('/')[2]
+    // A feed of a section, tag or author is named by that one's slug.
+    const slugOf = collection === 'feeds' ? slugs[path.split('/')[3]] : slugs[collection]
     const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => {
-      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugs[collection] : undefined
+      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? 'rss.xml' : undefined
       if (!value) throw new Error(`No fixture for {${name}} in ${path}: add one to this test`)
       return value
     })
     const publicRoute = JSON.stringify(op.security ?? []).includes('{}')
     urls.push({ url: filled, publicRoute })
+    if (collection === 'feeds') for (const file of ['atom.xml', 'feed.json']) urls.push({ url: filled.replace(/rss\.xml$/, file), publicRoute })
     const params = new Set((op.parameters ?? []).filter((p: Json) => p.in === 'query').map((p: Json) => p.name as string))
     if (params.has('include')) {
       const include = (op.parameters as Json[]).find((p) => p.name === 'include')

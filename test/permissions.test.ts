@@ -100,6 +100,11 @@ const matrix: Record<string, Case | Case[]> = {
   'DELETE /v1/photos/{id}': { name: "author's photo", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/photos/${(await f.photo()).id}` }) },
 
   // ---- sections and tags
+  // ---- feeds
+  'GET /v1/feeds/{file}': ['rss.xml', 'atom.xml', 'feed.json'].map((file) => ({ name: file, expect: anyone, prepare: async () => ({ url: `/v1/feeds/${file}` }) })),
+  'GET /v1/feeds/sections/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/sections/${f.shared.section.slug}/rss.xml` }) },
+  'GET /v1/feeds/tags/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/tags/${f.shared.tag.slug}/atom.xml` }) },
+  'GET /v1/feeds/authors/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/authors/${f.shared.author.slug}/feed.json` }) },
   'GET /v1/sections': { expect: anyone, prepare: async () => ({ url: '/v1/sections' }) },
   'GET /v1/sections/{id}': { expect: anyone, prepare: async (f) => ({ url: `/v1/sections/${f.shared.section.id}` }) },
   'GET /v1/sections/by-slug/{slug}': { expect: anyone, prepare: async (f) => ({ url: `/v1/sections/by-slug/${f.shared.section.slug}` }) },
