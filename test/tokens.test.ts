@@ -164,7 +164,10 @@ t.test('tokens and users', async (t) => {
   })
 
   await t.test('malformed or unknown credentials are a 401 with a challenge', async (t) => {
-    for (const header of ['Basic eDp5', 'Bearer', 'Bearer ', `Bearer ${h.editor.token} extra`, `Token ${h.editor.token}`]) {
+    // Only ASCII spaces and tabs separate the scheme from the token: a no-break space, an
+    // ideographic space or a line break is a malformed header, however valid the token.
+    const separators = ['\u00a0', '\u2003', '\u3000', '\u000b', '\u000c', ' \u00a0']
+    for (const header of ['Basic eDp5', 'Bearer', 'Bearer ', `Bearer ${h.editor.token} extra`, `Token ${h.editor.token}`, ...separators.map((s) => `Bearer${s}${h.editor.token}`), `Bearer ${h.editor.token}\u00a0`]) {
       assertUnauthorized(t, await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: header } }), 'invalid_request', `Authorization: ${header.slice(0, 20)}`)
     }
     for (const secret of ['dl_unknownunknownunknownunknownunknownunknown1', 'not-even-a-dateline-token', h.editor.token.slice(0, -1)]) {
@@ -177,6 +180,9 @@ t.test('tokens and users', async (t) => {
     t.equal(noToken.headers['www-authenticate'], 'Bearer realm="dateline"', 'no token: a plain challenge')
     const lower = await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: `bearer ${h.editor.token}` } })
     t.equal(lower.statusCode, 200, 'the scheme is case-insensitive')
+    for (const sep of ['\t', '  ', ' \t ']) {
+      t.equal((await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: `Bearer${sep}${h.editor.token}` } })).statusCode, 200, `spaces and tabs separate the scheme (${JSON.stringify(sep)})`)
+    }
   })
 
   await t.test('users: admins create, list, update and delete staff', async (t) => {
