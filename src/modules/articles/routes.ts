@@ -46,7 +46,7 @@ const articleRoutes: Routes = async (app) => {
   })
 
   async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}) {
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     const [article] = await presentArticles(app.db, [row], viewOf(request, query, false))
     return article
   }

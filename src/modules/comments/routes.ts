@@ -87,7 +87,7 @@ export const commentRoutes: Routes = async (app) => {
     schema: { operationId: 'getComment', summary: 'Get a comment', tags, params: IdParams, response: { 200: ref(CommentSchema), ...errorResponses(404) } }
   }, async (request, reply) => {
     const row = await getComment(app.db, request.params.id)
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     return staffView(row)
   })
 
@@ -108,7 +108,7 @@ export const commentRoutes: Routes = async (app) => {
   }, async (request, reply) => {
     await moderate(app.db, [request.params.id], request.body.status, { moderatorId: request.principal!.userId, now: app.now(), ifMatch: ifMatch(request), single: true })
     const row = await getComment(app.db, request.params.id)
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     return staffView(row)
   })
 

@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.js'
 import { batched, byOrdinal, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { wire } from '../../http/wire.js'
@@ -265,7 +265,7 @@ async function adjustCounts (db: Db, deltas: Map<string, number>) {
 }
 
 /** Sets the status of every listed comment, or of none: an unknown id changes nothing. */
-export async function moderate (db: Db, ids: string[], status: Status, opts: { moderatorId: string, now: Date, ifMatch?: number[], single?: boolean }) {
+export async function moderate (db: Db, ids: string[], status: Status, opts: { moderatorId: string, now: Date, ifMatch?: IfMatch, single?: boolean }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     // NO KEY UPDATE: replies being posted to these comments (a foreign key's lock) need not wait.
@@ -277,7 +277,7 @@ export async function moderate (db: Db, ids: string[], status: Status, opts: { m
       if (opts.single) throw notFound('Comment')
       throw new AppError('VALIDATION_FAILED', `Unknown comment ids: ${errors.map((e) => e.path).join(', ')}; nothing was changed.`, { errors })
     }
-    if (opts.ifMatch) assertVersion(rows[0].version, opts.ifMatch)
+    if (opts.ifMatch) assertVersion(rows[0], opts.ifMatch)
     const deltas = new Map<string, number>()
     const changed = rows.filter((r) => r.status !== status)
     for (const r of changed) {
@@ -295,7 +295,7 @@ export async function moderate (db: Db, ids: string[], status: Status, opts: { m
 }
 
 /** Deletes a comment and its replies. */
-export async function deleteComment (db: Db, id: string, ifMatch: number[] | undefined) {
+export async function deleteComment (db: Db, id: string, ifMatch: IfMatch | undefined) {
   await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const [found] = await tx.select({ threadId: comments.threadId }).from(comments).where(eq(comments.id, id))
@@ -306,7 +306,7 @@ export async function deleteComment (db: Db, id: string, ifMatch: number[] | und
       .from(comments).where(eq(comments.threadId, found.threadId)).orderBy(asc(comments.id)).for('update')
     const row = thread.find((c) => c.id === id)
     if (!row) throw notFound('Comment')
-    assertVersion(row.version, ifMatch)
+    assertVersion(row, ifMatch)
     const doomed = new Set([id])
     for (let grew = true; grew;) {
       grew = false

@@ -2,7 +2,7 @@
 import { and, eq, getTableColumns, gte, inArray, lte, ne, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
@@ -61,12 +61,12 @@ export async function createPhoto (db: Db, input: CreatePhoto, createdById: stri
   return row
 }
 
-export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: number[] | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
+export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: IfMatch | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     if (current.sha256) {
       // An upload's file facts come from the file itself.
       const fixed = (['url', 'renditions', 'width', 'height', 'mimeType', 'bytes'] as const).filter((k) => input[k] !== undefined)
@@ -93,12 +93,12 @@ async function references (db: Db, id: string): Promise<Reference[]> {
   ].filter((r) => !seen.has(r.resource + r.id) && seen.add(r.resource + r.id))
 }
 
-export async function deletePhoto (db: Db, id: string, ifMatch: number[] | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
+export async function deletePhoto (db: Db, id: string, ifMatch: IfMatch | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     assertUnreferenced(`Photo ${id}`, await references(tx as unknown as Db, id))
     await tx.delete(photos).where(eq(photos.id, id))
     return current
