@@ -205,3 +205,48 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     }
   }
 })
+
+t.test('commenters\' private data is for editors and admins: an author reads comments as a reader does', async (t) => {
+  const h = await build(t)
+  const article = await ok(h, h.editor, 'POST', '/v1/articles', { headline: 'Open for comments' })
+  await ok(h, h.editor, 'POST', `/v1/articles/${article.id}/publish`)
+  const post = async (body: Json, remoteAddress: string) => {
+    const res = await h.app.inject({ method: 'POST', url: `/v1/articles/${article.id}/comments`, payload: body, remoteAddress })
+    if (res.statusCode !== 201) throw new Error(`fixture comment: ${res.statusCode} ${res.body}`)
+    return res.json() as Json
+  }
+  const shown = await post({ authorName: 'Rita Reader', authorEmail: 'rita@leak.test', body: 'Approved remark.' }, '203.0.113.9')
+  await ok(h, h.editor, 'PATCH', `/v1/comments/${shown.id}`, { status: 'approved' })
+  await post({ authorName: 'Pat Pending', authorEmail: 'pat@leak.test', body: 'PENDING REMARK, SHOUTING LOUDLY AT EVERYONE HERE' }, '203.0.113.10')
+  const { rows } = await h.database.db.execute(sql`select client_hash as hash from comments`) as unknown as { rows: Array<{ hash: string }> }
+  const privateValues = ['rita@leak.test', 'pat@leak.test', 'PENDING REMARK', '"authorEmail"', '"clientId"', '"moderationReasons"', '"moderatedById"', ...rows.map((r) => r.hash.slice(0, 12))]
+
+  for (const status of ['pending', 'rejected', 'spam']) {
+    const res = await call(h.app, 'GET', `/v1/articles/${article.id}/comments?status=${status}`, { token: h.author.token })
+    t.equal(res.statusCode, 403, `an author asking for ${status} comments: 403`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.json(), { status: 403, code: 'FORBIDDEN' })
+    t.same(privateValues.filter((v) => res.body.includes(v)), [], 'the refusal shows nothing private')
+    t.equal((await call(h.app, 'GET', `/v1/comments?status=${status}`, { token: h.author.token })).statusCode, 403, 'as the moderation queue refuses authors')
+  }
+  for (const url of [`/v1/articles/${article.id}/comments`, `/v1/articles/${article.id}/comments?status=approved`]) {
+    const res = await call(h.app, 'GET', url, { token: h.author.token })
+    t.equal(res.statusCode, 200, `author GET ${url}`)
+    t.same(res.json().data.map((c: Json) => c.body), ['Approved remark.'], 'approved comments only')
+    t.same(privateValues.filter((v) => res.body.includes(v)), [], 'no private field or unapproved comment')
+    t.equal(res.headers['cache-control'], 'private, no-store')
+  }
+  // An author posting a comment is shown what any poster is shown.
+  const own = await h.app.inject({ method: 'POST', url: `/v1/articles/${article.id}/comments`, headers: { authorization: `Bearer ${h.author.token}` }, payload: { authorName: 'Amal', authorEmail: 'amal.private@leak.test', body: 'From the newsroom.' } })
+  t.equal(own.statusCode, 201)
+  t.notMatch(own.body, /amal\.private@leak\.test|"authorEmail"|"clientId"|"moderationReasons"/, 'no private field in the author\'s own post')
+
+  // Editors and admins still see everything (so the checks above could fail).
+  for (const staff of [h.editor, h.admin]) {
+    const res = await call(h.app, 'GET', `/v1/articles/${article.id}/comments?status=pending`, { token: staff.token })
+    t.equal(res.statusCode, 200)
+    t.match(res.body, 'pat@leak.test', 'the commenter email')
+    t.ok(rows.some((r) => res.body.includes(`"clientId":"${r.hash.slice(0, 12)}"`)), 'client ids')
+    t.match(res.json().data[0].moderationReasons, ['shouting'], 'moderation reasons')
+  }
+})

@@ -83,7 +83,7 @@ const insertComments = (db: Db) => batched(db, 'comment_insert', async (db, rows
   return rows.map(() => undefined)
 })
 
-/** The comment as a reader or an editor sees it. Private fields reach staff only. */
+/** The comment as a reader or an editor sees it. Private fields (`staff`) reach editors and admins only. */
 export function presentComment (row: CommentRow, opts: { staff: boolean, replyingTo: string | null, article?: { id: string, slug: string, headline: string } }) {
   const out: Record<string, unknown> = {
     id: row.id,
@@ -194,15 +194,20 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   return { row: rowAfterInsert<CommentRow>(commentColumns, fresh), replyingTo }
 }
 
-/** Top-level comments a page at a time, each with its visible replies (one query for all). */
-export async function listThreads (db: Db, articleId: string, query: ArticleComments, view: { staff: boolean, now: Date }) {
+/**
+ * Top-level comments a page at a time, each with its visible replies (one query for all).
+ * `staff` may read the comments of an article that is not public; only a `moderator` (editor or
+ * admin) sees comments that are not approved, and commenters' private fields.
+ */
+export async function listThreads (db: Db, articleId: string, query: ArticleComments, view: { staff: boolean, moderator: boolean, now: Date }) {
   const [article] = await db.select({ id: articles.id }).from(articles)
     .where(view.staff ? eq(articles.id, articleId) : and(eq(articles.id, articleId), publicArticles(view.now)))
   if (!article) throw notFound('Article')
-  if (!view.staff && query.status !== undefined && query.status !== 'approved') {
-    throw new AppError('UNAUTHORIZED', 'Only staff may see comments that are not approved.', { headers: { 'www-authenticate': 'Bearer realm="dateline"' } })
+  if (!view.moderator && query.status !== undefined && query.status !== 'approved') {
+    if (view.staff) throw new AppError('FORBIDDEN', 'Only editors and admins may see comments that are not approved.')
+    throw new AppError('UNAUTHORIZED', 'Only editors and admins may see comments that are not approved.', { headers: { 'www-authenticate': 'Bearer realm="dateline"' } })
   }
-  const statuses: Status[] = view.staff ? (query.status ? [query.status] : ['pending', 'approved', 'rejected', 'spam']) : ['approved']
+  const statuses: Status[] = view.moderator ? (query.status ? [query.status] : ['pending', 'approved', 'rejected', 'spam']) : ['approved']
   const sort = parseSort(query.sort, { createdAt: { expr: comments.createdAt, kind: 'date' } }, 'createdAt')
   const { where, orderBy } = keyset(sort, comments.id, decodeCursor(query.cursor, sort))
   const threads = and(eq(comments.articleId, articleId), isNull(comments.parentId), inArray(comments.status, statuses))
@@ -224,11 +229,11 @@ export async function listThreads (db: Db, articleId: string, query: ArticleComm
     if (parentName === undefined) continue
     names.set(reply.id, reply.authorName)
     const list = byThread.get(reply.threadId) ?? []
-    list.push(presentComment(reply, { staff: view.staff, replyingTo: parentName }))
+    list.push(presentComment(reply, { staff: view.moderator, replyingTo: parentName }))
     byThread.set(reply.threadId, list)
   }
   return {
-    data: page.data.map((r) => ({ ...presentComment(r, { staff: view.staff, replyingTo: null }), replies: byThread.get(r.id) ?? [] })),
+    data: page.data.map((r) => ({ ...presentComment(r, { staff: view.moderator, replyingTo: null }), replies: byThread.get(r.id) ?? [] })),
     meta: page.meta
   }
 }
