@@ -88,6 +88,8 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...secrets.map((s): [string, string] => ['a token hash', sha256(s)]),
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
+    ['an unpublished id', draft.id],
+    ['an embargoed id', embargoed.id],
     ['an unpublished headline', draft.headline],
     ['an unpublished slug', draft.slug],
     ['an embargoed headline', embargoed.headline],
@@ -180,6 +182,11 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   }
   const anonArticle = (await call(h.app, 'GET', `/v1/articles/${article.id}?include=relatedArticles`)).json()
   t.same(anonArticle.relatedArticleIds, [other.id], 'unpublished related articles are not listed to the public')
+  const anonBody = (await call(h.app, 'GET', `/v1/articles/${article.id}?fields=body`)).json().body
+  t.same(anonBody.filter((b: Json) => b.type === 'related'), [{ type: 'related', articleId: other.id }], 'the raw body keeps only related blocks the public may follow')
+  t.equal(anonBody.length, 3, 'the other blocks stay')
+  const staffBody = (await call(h.app, 'GET', `/v1/articles/${article.id}?fields=body`, { token: h.author.token })).json().body
+  t.same(staffBody.filter((b: Json) => b.type === 'related').map((b: Json) => b.articleId), [other.id, draft.id, embargoed.id], 'staff get the body as written')
 
   // ---- staff see the private values (so the checks above could fail) and are never cached publicly
   const staffAuthor = await call(h.app, 'GET', `/v1/authors/${secretAuthor.id}`, { token: h.editor.token })
