@@ -38,7 +38,10 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   const tag = await ok(h, h.editor, 'POST', '/v1/tags', { name: 'Appeals' })
   const lead = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/lead.jpg', caption: 'The court' })
   const draft = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Unpublished merger scoop', body: [{ type: 'paragraph', text: 'Not yet.' }] })
-  const embargoed = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Embargoed budget leak', body: [{ type: 'paragraph', text: 'Tomorrow.' }] })
+  // Photos that only unpublished stories use are staff-only, as the stories are.
+  const embargoedLead = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/embargoed-lead.jpg', caption: 'Minister signs the embargoed budget' })
+  const draftPhoto = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/draft-body.jpg', caption: 'Merger handshake, unpublished' })
+  const embargoed = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Embargoed budget leak', leadPhotoId: embargoedLead.id, body: [{ type: 'paragraph', text: 'Tomorrow.' }, { type: 'photo', photoId: draftPhoto.id }] })
   await ok(h, h.editor, 'POST', `/v1/articles/${embargoed.id}/publish`, { publishedAt: new Date(Date.now() + 86_400_000).toISOString() })
   const other = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Earlier ruling', body: [{ type: 'paragraph', text: 'Before.' }] })
   await ok(h, h.editor, 'POST', `/v1/articles/${other.id}/publish`)
@@ -89,6 +92,11 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
     ['an unpublished id', draft.id],
+    ['an embargoed story\'s lead photo', embargoedLead.id],
+    ['an embargoed story\'s lead photo', embargoedLead.url],
+    ['an embargoed story\'s lead photo', embargoedLead.caption],
+    ['an unpublished story\'s photo', draftPhoto.id],
+    ['an unpublished story\'s photo', draftPhoto.caption],
     ['an embargoed id', embargoed.id],
     ['an unpublished headline', draft.headline],
     ['an unpublished slug', draft.slug],
@@ -147,6 +155,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   }
   t.ok(gets >= 20, `the OpenAPI lists the GET operations (${gets})`)
   // Unpublished articles by id and slug, and filters that name private things.
+  for (const photo of [embargoedLead, draftPhoto]) urls.push({ url: `/v1/photos/${photo.id}`, publicRoute: true, status: 404 })
   for (const hidden of [draft, embargoed]) {
     urls.push({ url: `/v1/articles/${hidden.id}?include=authors`, publicRoute: true, status: 404 })
     urls.push({ url: `/v1/articles/by-slug/${hidden.slug}`, publicRoute: true, status: 404 })

@@ -50,6 +50,9 @@ export const photos = pgTable('photos', {
   // Uploads of the same file share their stored files.
   sha256: text('sha256'),
   createdById: uuid('created_by_id'),
+  // Set by an editor: public whatever uses it. Otherwise a photo is public only while something
+  // public uses it (src/modules/photos/service.ts, publicPhotos).
+  public: boolean('public').notNull().default(false),
   version: version(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

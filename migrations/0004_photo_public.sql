@@ -1,0 +1,1 @@
+ALTER TABLE "photos" ADD COLUMN "public" boolean DEFAULT false NOT NULL;
