@@ -71,7 +71,7 @@ t.test('upper-case ids are the same ids, everywhere', async (t) => {
   await t.test('paths and query strings', async (t) => {
     const got = await call(h.app, 'GET', `/v1/articles/${up(other.id)}`)
     t.equal(expectStatus(got, 200).id, other.id)
-    t.equal(expectStatus(await call(h.app, 'GET', `/v1/photos/${up(photo.id)}`), 200).id, photo.id)
+    t.equal(expectStatus(await call(h.app, 'GET', `/v1/photos/${up(photo.id)}`, { token: h.author.token }), 200).id, photo.id)
     const filtered = await call(h.app, 'GET', `/v1/articles?tag=${up(tag.id)}&section=${up(section.id)}`)
     t.equal(filtered.statusCode, 200, filtered.body)
     // An author's own tokens, named by their own user id in capitals.
