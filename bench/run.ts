@@ -424,7 +424,7 @@ async function getJson (url: string, headers: Record<string, string> = {}) {
   return { res, body: await res.text() }
 }
 
-/** Uploads a generated 1600×1067 JPEG and returns the URL of its 640-wide WebP rendition. */
+/** Uploads a generated 1600×1067 JPEG, marks it public, and returns the URL of its 640-wide WebP rendition. */
 async function uploadPhoto (base: string, token: string): Promise<string> {
   const image = await sharp({ create: { width: 1600, height: 1067, channels: 3, background: '#35607f' } })
     .composite([{ input: Buffer.from('<svg width="1600" height="1067"><circle cx="800" cy="500" r="300" fill="#f4d35e"/></svg>') }])
@@ -434,7 +434,10 @@ async function uploadPhoto (base: string, token: string): Promise<string> {
   form.append('file', new Blob([image], { type: 'image/jpeg' }), 'bench.jpg')
   const res = await fetch(`${base}/v1/photos`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } })
   if (res.status !== 201) throw new Error(`photo upload: ${res.status} ${await res.text()}`)
-  const photo = await res.json() as { url: string, renditions: Array<{ width: number, url: string, mimeType?: string }> }
+  const photo = await res.json() as { id: string, url: string, renditions: Array<{ width: number, url: string, mimeType?: string }> }
+  // Anonymous readers get the files of public photos only: this one is marked so.
+  const marked = await fetch(`${base}/v1/photos/${photo.id}`, { method: 'PATCH', body: JSON.stringify({ public: true }), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
+  if (marked.status !== 200) throw new Error(`photo made public: ${marked.status} ${await marked.text()}`)
   return photo.renditions.find((r) => r.width === 640 && r.mimeType === 'image/webp')?.url ?? photo.url
 }
 

@@ -102,6 +102,48 @@ t.test('articles: ETags, conditional requests and Cache-Control', async (t) => {
     t.equal((await rowCounts(h)).revisions >= 1, true)
   })
 
+  t.test('If-Match compares whole strong tags: a made-up tag with the right version matches nothing', async (t) => {
+    const a = await makeArticle(h, { headline: 'Whole tags', body: [{ type: 'paragraph', text: 'Long enough to be compressed. '.repeat(60) }] })
+    const b = await makeArticle(h, { headline: 'Another at version 1' })
+    const read = await call(h.app, 'GET', `/v1/articles/${a.id}`, { token: h.editor.token })
+    const etag = read.headers.etag as string
+    const m = /^"(1)-([A-Za-z0-9_-]+)"$/.exec(etag)
+    t.ok(m, `a strong version tag: ${etag}`)
+    const flipped = (c: string) => (c === 'A' ? 'B' : 'A')
+    const other = (await call(h.app, 'GET', `/v1/articles/${b.id}`, { token: h.editor.token })).headers.etag as string
+    t.match(other, /^"1-/, 'the other article is at version 1 too')
+    const bad = [
+      '"1-anything"', '"1-"', '"1"', 'W/' + etag, etag.slice(1, -1), `"${etag}"`,
+      etag.slice(0, -2) + flipped(etag.at(-2)!) + '"', // the check altered
+      etag.replace(/^"1-(.)/, (_, c: string) => `"1-${flipped(c)}`), // the body hash altered
+      etag.replace('"1-', '"2-'),
+      other // a real tag, of another resource at the same version
+    ]
+    for (const tag of bad) {
+      const res = await call(h.app, 'PATCH', `/v1/articles/${a.id}`, { token: h.editor.token, headers: { 'if-match': tag }, body: { headline: 'Must not land' } })
+      t.equal(res.statusCode, 412, `If-Match ${tag}: 412`)
+      t.equal(res.json().code, 'PRECONDITION_FAILED')
+    }
+    t.equal((await rowOf(a.id)).version, 1, 'nothing was written')
+    t.equal((await rowOf(a.id)).headline, 'Whole tags')
+    // Every tag the server gave the article at its current version matches: other fields,
+    // includes, or compressed; the version's own tag in a list with made-up ones too.
+    const sparse = (await call(h.app, 'GET', `/v1/articles/${a.id}?fields=headline`, { token: h.editor.token })).headers.etag as string
+    t.not(sparse, etag, 'another representation has another tag')
+    const gz = await call(h.app, 'GET', `/v1/articles/${a.id}?include=tags`, { token: h.editor.token, headers: { 'accept-encoding': 'gzip' } })
+    const ok1 = await call(h.app, 'PATCH', `/v1/articles/${a.id}`, { token: h.editor.token, headers: { 'if-match': `"1-anything", ${sparse}` }, body: { headline: 'Second' } })
+    t.equal(expectStatus(ok1, 200).headline, 'Second', 'the tag of a sparse read matches')
+    t.equal(gz.statusCode, 200)
+    const stale = await call(h.app, 'PATCH', `/v1/articles/${a.id}`, { token: h.editor.token, headers: { 'if-match': gz.headers.etag as string }, body: { headline: 'Stale' } })
+    t.equal(stale.statusCode, 412, 'a tag of the previous version no longer matches')
+    const gz2 = await call(h.app, 'GET', `/v1/articles/${a.id}?include=tags`, { token: h.editor.token, headers: { 'accept-encoding': 'gzip' } })
+    t.equal(gz2.headers['content-encoding'], 'gzip')
+    const ok2 = await call(h.app, 'PATCH', `/v1/articles/${a.id}`, { token: h.editor.token, headers: { 'if-match': gz2.headers.etag as string }, body: { headline: 'Third' } })
+    t.equal(expectStatus(ok2, 200).headline, 'Third', 'the tag of a compressed read with includes matches')
+    const ok3 = await call(h.app, 'PATCH', `/v1/articles/${a.id}`, { token: h.editor.token, headers: { 'if-match': ok2.headers.etag as string }, body: { headline: 'Fourth' } })
+    t.equal(expectStatus(ok3, 200).headline, 'Fourth', 'the tag a write answered with matches')
+  })
+
   t.test('DELETE and status changes honour If-Match too', async (t) => {
     const a = await makeArticle(h, { headline: 'Delete conditionally' })
     const etag = (await call(h.app, 'GET', `/v1/articles/${a.id}`, { token: h.editor.token })).headers.etag as string

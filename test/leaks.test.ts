@@ -38,7 +38,10 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   const tag = await ok(h, h.editor, 'POST', '/v1/tags', { name: 'Appeals' })
   const lead = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/lead.jpg', caption: 'The court' })
   const draft = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Unpublished merger scoop', body: [{ type: 'paragraph', text: 'Not yet.' }] })
-  const embargoed = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Embargoed budget leak', body: [{ type: 'paragraph', text: 'Tomorrow.' }] })
+  // Photos that only unpublished stories use are staff-only, as the stories are.
+  const embargoedLead = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/embargoed-lead.jpg', caption: 'Minister signs the embargoed budget' })
+  const draftPhoto = await ok(h, h.author, 'POST', '/v1/photos', { url: 'https://img.example.test/draft-body.jpg', caption: 'Merger handshake, unpublished' })
+  const embargoed = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Embargoed budget leak', leadPhotoId: embargoedLead.id, body: [{ type: 'paragraph', text: 'Tomorrow.' }, { type: 'photo', photoId: draftPhoto.id }] })
   await ok(h, h.editor, 'POST', `/v1/articles/${embargoed.id}/publish`, { publishedAt: new Date(Date.now() + 86_400_000).toISOString() })
   const other = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Earlier ruling', body: [{ type: 'paragraph', text: 'Before.' }] })
   await ok(h, h.editor, 'POST', `/v1/articles/${other.id}/publish`)
@@ -88,6 +91,13 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...secrets.map((s): [string, string] => ['a token hash', sha256(s)]),
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
+    ['an unpublished id', draft.id],
+    ['an embargoed story\'s lead photo', embargoedLead.id],
+    ['an embargoed story\'s lead photo', embargoedLead.url],
+    ['an embargoed story\'s lead photo', embargoedLead.caption],
+    ['an unpublished story\'s photo', draftPhoto.id],
+    ['an unpublished story\'s photo', draftPhoto.caption],
+    ['an embargoed id', embargoed.id],
     ['an unpublished headline', draft.headline],
     ['an unpublished slug', draft.slug],
     ['an embargoed headline', embargoed.headline],
@@ -148,6 +158,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   }
   t.ok(gets >= 20, `the OpenAPI lists the GET operations (${gets})`)
   // Unpublished articles by id and slug, and filters that name private things.
+  for (const photo of [embargoedLead, draftPhoto]) urls.push({ url: `/v1/photos/${photo.id}`, publicRoute: true, status: 404 })
   for (const hidden of [draft, embargoed]) {
     urls.push({ url: `/v1/articles/${hidden.id}?include=authors`, publicRoute: true, status: 404 })
     urls.push({ url: `/v1/articles/by-slug/${hidden.slug}`, publicRoute: true, status: 404 })
@@ -183,6 +194,11 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   }
   const anonArticle = (await call(h.app, 'GET', `/v1/articles/${article.id}?include=relatedArticles`)).json()
   t.same(anonArticle.relatedArticleIds, [other.id], 'unpublished related articles are not listed to the public')
+  const anonBody = (await call(h.app, 'GET', `/v1/articles/${article.id}?fields=body`)).json().body
+  t.same(anonBody.filter((b: Json) => b.type === 'related'), [{ type: 'related', articleId: other.id }], 'the raw body keeps only related blocks the public may follow')
+  t.equal(anonBody.length, 3, 'the other blocks stay')
+  const staffBody = (await call(h.app, 'GET', `/v1/articles/${article.id}?fields=body`, { token: h.author.token })).json().body
+  t.same(staffBody.filter((b: Json) => b.type === 'related').map((b: Json) => b.articleId), [other.id, draft.id, embargoed.id], 'staff get the body as written')
 
   // ---- staff see the private values (so the checks above could fail) and are never cached publicly
   const staffAuthor = await call(h.app, 'GET', `/v1/authors/${secretAuthor.id}`, { token: h.editor.token })
@@ -206,5 +222,50 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
       t.notMatch(res.body, /tokenHash|token_hash/, `staff GET ${url}: no token hash field`)
       t.same(secrets.filter((s) => res.body.includes(s) || res.body.includes(sha256(s))).map((s) => s.slice(0, 8)), [], `staff GET ${url}: no token secret or hash`)
     }
+  }
+})
+
+t.test('commenters\' private data is for editors and admins: an author reads comments as a reader does', async (t) => {
+  const h = await build(t)
+  const article = await ok(h, h.editor, 'POST', '/v1/articles', { headline: 'Open for comments' })
+  await ok(h, h.editor, 'POST', `/v1/articles/${article.id}/publish`)
+  const post = async (body: Json, remoteAddress: string) => {
+    const res = await h.app.inject({ method: 'POST', url: `/v1/articles/${article.id}/comments`, payload: body, remoteAddress })
+    if (res.statusCode !== 201) throw new Error(`fixture comment: ${res.statusCode} ${res.body}`)
+    return res.json() as Json
+  }
+  const shown = await post({ authorName: 'Rita Reader', authorEmail: 'rita@leak.test', body: 'Approved remark.' }, '203.0.113.9')
+  await ok(h, h.editor, 'PATCH', `/v1/comments/${shown.id}`, { status: 'approved' })
+  await post({ authorName: 'Pat Pending', authorEmail: 'pat@leak.test', body: 'PENDING REMARK, SHOUTING LOUDLY AT EVERYONE HERE' }, '203.0.113.10')
+  const { rows } = await h.database.db.execute(sql`select client_hash as hash from comments`) as unknown as { rows: Array<{ hash: string }> }
+  const privateValues = ['rita@leak.test', 'pat@leak.test', 'PENDING REMARK', '"authorEmail"', '"clientId"', '"moderationReasons"', '"moderatedById"', ...rows.map((r) => r.hash.slice(0, 12))]
+
+  for (const status of ['pending', 'rejected', 'spam']) {
+    const res = await call(h.app, 'GET', `/v1/articles/${article.id}/comments?status=${status}`, { token: h.author.token })
+    t.equal(res.statusCode, 403, `an author asking for ${status} comments: 403`)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.json(), { status: 403, code: 'FORBIDDEN' })
+    t.same(privateValues.filter((v) => res.body.includes(v)), [], 'the refusal shows nothing private')
+    t.equal((await call(h.app, 'GET', `/v1/comments?status=${status}`, { token: h.author.token })).statusCode, 403, 'as the moderation queue refuses authors')
+  }
+  for (const url of [`/v1/articles/${article.id}/comments`, `/v1/articles/${article.id}/comments?status=approved`]) {
+    const res = await call(h.app, 'GET', url, { token: h.author.token })
+    t.equal(res.statusCode, 200, `author GET ${url}`)
+    t.same(res.json().data.map((c: Json) => c.body), ['Approved remark.'], 'approved comments only')
+    t.same(privateValues.filter((v) => res.body.includes(v)), [], 'no private field or unapproved comment')
+    t.equal(res.headers['cache-control'], 'private, no-store')
+  }
+  // An author posting a comment is shown what any poster is shown.
+  const own = await h.app.inject({ method: 'POST', url: `/v1/articles/${article.id}/comments`, headers: { authorization: `Bearer ${h.author.token}` }, payload: { authorName: 'Amal', authorEmail: 'amal.private@leak.test', body: 'From the newsroom.' } })
+  t.equal(own.statusCode, 201)
+  t.notMatch(own.body, /amal\.private@leak\.test|"authorEmail"|"clientId"|"moderationReasons"/, 'no private field in the author\'s own post')
+
+  // Editors and admins still see everything (so the checks above could fail).
+  for (const staff of [h.editor, h.admin]) {
+    const res = await call(h.app, 'GET', `/v1/articles/${article.id}/comments?status=pending`, { token: staff.token })
+    t.equal(res.statusCode, 200)
+    t.match(res.body, 'pat@leak.test', 'the commenter email')
+    t.ok(rows.some((r) => res.body.includes(`"clientId":"${r.hash.slice(0, 12)}"`)), 'client ids')
+    t.match(res.json().data[0].moderationReasons, ['shouting'], 'moderation reasons')
   }
 })

@@ -29,6 +29,9 @@ t.test('lists: total on request', async (t) => {
   const tags = [await makeTag(h, 'Total tag one'), await makeTag(h, 'Total tag two'), await makeTag(h, 'Total tag three')]
   for (const name of ['Tina Total', 'Tom Total', 'Tara Total', 'Ted Total']) await makeAuthor(h, name)
   for (let i = 0; i < 5; i++) await makePhoto(h, { caption: `Photo ${i}` })
+  // Nothing public uses these photos: the public sees only the one an editor marks public.
+  const shown = await makePhoto(h, { caption: 'Photo shown' })
+  expectStatus(await call(h.app, 'PATCH', `/v1/photos/${shown.id}`, { token: h.editor.token, body: { public: true } }), 200)
   const articles: Json[] = []
   for (let i = 0; i < 7; i++) {
     const a = await makeArticle(h, { headline: `Total story ${i}`, sectionId: sections[i % 3].id, tagIds: [tags[i % 2].id] })
@@ -54,7 +57,8 @@ t.test('lists: total on request', async (t) => {
     { name: 'drafts', url: '/v1/articles', query: { status: 'draft' }, token: h.editor.token, expected: 2 },
     { name: 'a search, ranked', url: '/v1/articles', query: { q: 'story' }, expected: 5 },
     { name: 'authors', url: '/v1/authors', expected: 6 },
-    { name: 'photos', url: '/v1/photos', expected: 5 },
+    { name: 'photos (staff)', url: '/v1/photos', token: h.editor.token, expected: 6 },
+    { name: 'photos (public: only the one marked public)', url: '/v1/photos', expected: 1 },
     { name: 'sections', url: '/v1/sections', expected: 3 },
     { name: 'tags', url: '/v1/tags', expected: 3 },
     { name: 'comment threads (public)', url: `/v1/articles/${story.id}/comments`, expected: 5 },

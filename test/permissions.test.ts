@@ -70,7 +70,7 @@ const matrix: Record<string, Case | Case[]> = {
   // ---- comments
   'GET /v1/articles/{id}/comments': [
     { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/comments` }) },
-    { name: '?status=pending', expect: staff, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/comments?status=pending` }) }
+    { name: '?status=pending', expect: editors, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/comments?status=pending` }) }
   ],
   'POST /v1/articles/{id}/comments': { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/comments`, body: f.commentBody() }) },
   'GET /v1/comments': { expect: editors, prepare: async () => ({ url: '/v1/comments?status=pending' }) },
@@ -94,9 +94,15 @@ const matrix: Record<string, Case | Case[]> = {
 
   // ---- photos
   'GET /v1/photos': { expect: anyone, prepare: async () => ({ url: '/v1/photos' }) },
-  'GET /v1/photos/{id}': { expect: anyone, prepare: async (f) => ({ url: `/v1/photos/${f.shared.photo.id}` }) },
+  'GET /v1/photos/{id}': [
+    { name: 'public', expect: anyone, prepare: async (f) => ({ url: `/v1/photos/${f.shared.publicPhoto.id}` }) },
+    { name: 'used by nothing public', expect: staffSeeDrafts, prepare: async (f) => ({ url: `/v1/photos/${f.shared.photo.id}` }) }
+  ],
   'POST /v1/photos': { expect: staff, prepare: async () => ({ url: '/v1/photos', body: photoBody }) },
-  'PATCH /v1/photos/{id}': { name: "author's photo", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/photos/${(await f.photo()).id}`, body: { caption: 'Changed' } }) },
+  'PATCH /v1/photos/{id}': [
+    { name: "author's photo", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/photos/${(await f.photo()).id}`, body: { caption: 'Changed' } }) },
+    { name: "author's photo, marked public", expect: editors, prepare: async (f) => ({ url: `/v1/photos/${(await f.photo()).id}`, body: { public: true } }) }
+  ],
   'DELETE /v1/photos/{id}': { name: "author's photo", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/photos/${(await f.photo()).id}` }) },
 
   // ---- sections and tags
@@ -181,13 +187,14 @@ function fixtures (h: Harness) {
     published,
     revised,
     photo: () => ok(h.author, 'POST', '/v1/photos', photoBody),
+    publicPhoto: async () => ok(h.editor, 'PATCH', `/v1/photos/${(await ok(h.author, 'POST', '/v1/photos', photoBody)).id}`, { public: true }),
     author: () => ok(h.editor, 'POST', '/v1/authors', { name: unique('Stringer') }),
     taxonomy: (kind: 'sections' | 'tags') => ok(h.editor, 'POST', `/v1/${kind}`, { name: unique(kind) }),
     user: () => ok(h.admin, 'POST', '/v1/users', { name: 'Some One', email: `someone.${++n}@people.test`, role: 'editor' }),
     token: (owner: Staff) => ok(h.admin, 'POST', '/v1/tokens', { label: unique('fixture token'), userId: owner.userId }),
     staffOf: (caller: Caller): Staff => (caller === 'anonymous' ? h.author : h[caller]),
     shared: {} as {
-      draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json,
+      draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json, publicPhoto: Json,
       section: Json, tag: Json, user: Json, token: Json, comment: Json
     }
   }
@@ -266,6 +273,7 @@ t.test('permission matrix', async (t: Test) => {
     revised,
     author: await f.author(),
     photo: await f.photo(),
+    publicPhoto: await f.publicPhoto(),
     section: await f.taxonomy('sections'),
     tag: await f.taxonomy('tags'),
     user: await f.user(),

@@ -20,7 +20,10 @@ t.test('uploaded photos', async (t) => {
   const add = async (token: string, file: Buffer, fields: Record<string, string> = {}) => {
     const res = await upload(h, token, [...Object.entries(fields).map(([name, value]) => ({ name, value })), filePart(file)])
     t.equal(res.statusCode, 201, res.body)
-    return res.json()
+    // Served to anyone only once public (test/photos-visibility.test.ts): marked so here, as
+    // serving is what this file checks.
+    await h.database.db.update(photos).set({ public: true }).where(eq(photos.id, res.json().id))
+    return { ...res.json(), public: true }
   }
   const get = (url: string, headers: Record<string, string> = {}) => h.app.inject({ method: 'GET', url, headers })
   const del = (id: string, token: string) => h.app.inject({ method: 'DELETE', url: `/v1/photos/${id}`, headers: { authorization: `Bearer ${token}` } })

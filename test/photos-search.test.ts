@@ -16,6 +16,9 @@ t.test('photo search and filters', async (t) => {
     clock = new Date(dayOf(day))
     const res = await call(h.app, 'POST', '/v1/photos', { token: h.author.token, body: { url: `https://cdn.example.com/${day}.jpg`, ...body } })
     t.equal(res.statusCode, 201, res.body)
+    // Public, so the public finds them too (test/photos-visibility.test.ts covers the rest).
+    const marked = await call(h.app, 'PATCH', `/v1/photos/${res.json().id}`, { token: h.editor.token, body: { public: true } })
+    t.equal(marked.statusCode, 200, marked.body)
     return res.json().id as string
   }
   const photo = {

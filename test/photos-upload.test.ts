@@ -80,6 +80,7 @@ t.test('photo uploads', async (t) => {
         { width: 320, url: `/media/${hash}/320.webp`, mimeType: 'image/webp' },
         { width: 640, url: `/media/${hash}/640.webp`, mimeType: 'image/webp' }
       ],
+      public: false,
       createdAt: body.createdAt,
       updatedAt: body.createdAt
     }, 'no 640 JPEG: the original is that size; the full-width WebP is 640')
@@ -88,7 +89,7 @@ t.test('photo uploads', async (t) => {
     t.equal(stored.createdById, h.author.userId, 'remembers who uploaded it')
     t.equal(stored.sha256, hash)
     t.equal(stored.bytes, onDisk.size)
-    t.strictSame((await h.app.inject({ method: 'GET', url: `/v1/photos/${body.id}` })).json(), body, 'readable like any photo')
+    t.strictSame((await h.app.inject({ method: 'GET', url: `/v1/photos/${body.id}`, headers: { authorization: `Bearer ${h.otherAuthor.token}` } })).json(), body, 'readable like any photo (by staff, until something public uses it)')
 
     const byEditor = await upload(h, h.editor.token, [{ name: 'caption', value: '   ' }, filePart(await canvas(300, 200, seed++), 'x.png', 'image/png')])
     t.equal(byEditor.statusCode, 201, byEditor.body)
@@ -317,7 +318,7 @@ t.test('photo uploads', async (t) => {
         `${input.label}: 320, 640 and 1024 in its own format and WebP, plus full width; no 1600 or 2400`)
 
       for (const file of [{ url: body.url, width: 1200, mimeType: input.own }, ...body.renditions]) {
-        const served = await h.app.inject({ method: 'GET', url: file.url })
+        const served = await h.app.inject({ method: 'GET', url: file.url, headers: { authorization: `Bearer ${h.author.token}` } })
         t.equal(served.statusCode, 200, file.url)
         t.equal(served.headers['content-type'], file.mimeType)
         const m = await sharp(served.rawPayload).metadata()

@@ -22,7 +22,10 @@ t.test('photos', async (t) => {
   const add = async (token: string, body: Record<string, unknown> = {}) => {
     const res = await call(h.app, 'POST', '/v1/photos', { token, body: { url: 'https://cdn.example.com/p.jpg', ...body } })
     t.equal(res.statusCode, 201, res.body)
-    return res.json()
+    // Anonymous readers see public photos only (test/photos-visibility.test.ts); these are
+    // marked so, as reading them is what this file checks.
+    await h.database.db.update(photos).set({ public: true }).where(eq(photos.id, res.json().id))
+    return { ...res.json(), public: true }
   }
 
   await t.test('create and read', async (t) => {
@@ -43,7 +46,7 @@ t.test('photos', async (t) => {
     const body = res.json()
     t.match(body.id, UUID)
     t.match(body.createdAt, ISO)
-    t.strictSame(body, { id: body.id, ...input, createdAt: body.createdAt, updatedAt: body.createdAt })
+    t.strictSame(body, { id: body.id, ...input, public: false, createdAt: body.createdAt, updatedAt: body.createdAt })
     t.equal(res.headers.location, `/v1/photos/${body.id}`)
     t.match(res.headers.etag, /^"1-/)
     t.equal(await rows(), before + 1)
@@ -57,18 +60,24 @@ t.test('photos', async (t) => {
     t.equal(stored.height, 900)
     t.strictSame(stored.renditions, input.renditions)
 
+    const unused = await call(h.app, 'GET', `/v1/photos/${body.id}`)
+    t.equal(unused.statusCode, 404, 'nothing public uses it yet: not found to the public')
+    const marked = await call(h.app, 'PATCH', `/v1/photos/${body.id}`, { token: editor, body: { public: true } })
+    t.equal(marked.statusCode, 200, marked.body)
+    const shown = marked.json()
+    t.strictSame(shown, { ...body, public: true, updatedAt: shown.updatedAt })
     const anonymous = await call(h.app, 'GET', `/v1/photos/${body.id}`)
     t.equal(anonymous.statusCode, 200)
-    t.strictSame(anonymous.json(), body, 'no internal columns (createdById, version) leak')
+    t.strictSame(anonymous.json(), shown, 'no internal columns (createdById, version) leak')
     t.equal(anonymous.headers['cache-control'], PUBLIC_CACHE)
     const staff = await call(h.app, 'GET', `/v1/photos/${body.id}`, { token: h.otherAuthor.token })
-    t.strictSame(staff.json(), body)
+    t.strictSame(staff.json(), shown)
     t.equal(staff.headers['cache-control'], 'private, no-store')
 
     const minimal = await add(h.author.token, { url: 'https://cdn.example.com/min.png' })
     t.strictSame(minimal, {
       id: minimal.id, caption: null, credit: null, altText: null, width: null, height: null, mimeType: null, bytes: null,
-      url: 'https://cdn.example.com/min.png', renditions: [], createdAt: minimal.createdAt, updatedAt: minimal.createdAt
+      url: 'https://cdn.example.com/min.png', renditions: [], public: true, createdAt: minimal.createdAt, updatedAt: minimal.createdAt
     })
     const byEditor = await add(editor, { url: '/media/by-editor.jpg' })
     t.equal(byEditor.url, '/media/by-editor.jpg', 'a path on this server is a valid url')
@@ -261,6 +270,8 @@ t.test('photos', async (t) => {
 
   await t.test('lists', async (t) => {
     for (let i = 0; i < 10; i++) await add(i % 2 ? h.author.token : editor, { caption: `List ${i}` })
+    // Paging over every photo, as the public sees them: all of them public here.
+    await h.database.db.update(photos).set({ public: true })
     const all = (await h.database.db.select({ id: photos.id }).from(photos)).map((r) => r.id).sort()
     t.ok(all.length > 20, `${all.length} photos`)
 

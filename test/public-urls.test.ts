@@ -70,10 +70,11 @@ t.test('with PUBLIC_URL and MEDIA_URL', async (t) => {
   })
 
   t.test('reads give the same URLs: one photo, lists, a sparse fieldset, a PATCH', async (t) => {
-    const one = expectStatus(await call(h.app, 'GET', `/v1/photos/${photo.id}`), 200)
+    // Read by staff: nothing public uses the photo yet.
+    const one = expectStatus(await call(h.app, 'GET', `/v1/photos/${photo.id}`, { token: h.author.token }), 200)
     t.equal(one.url, photo.url)
     t.strictSame(one.renditions, photo.renditions)
-    const list = expectStatus(await call(h.app, 'GET', '/v1/photos', { query: { fields: 'url,renditions' } }), 200)
+    const list = expectStatus(await call(h.app, 'GET', '/v1/photos', { token: h.author.token, query: { fields: 'url,renditions' } }), 200)
     t.strictSame(list.data.find((p: Json) => p.id === photo.id), { id: photo.id, url: photo.url, renditions: photo.renditions })
     const patched = expectStatus(await call(h.app, 'PATCH', `/v1/photos/${photo.id}`, { token: h.editor.token, body: { caption: 'Renamed' } }), 200)
     t.equal(patched.url, photo.url)
@@ -120,7 +121,7 @@ t.test('with PUBLIC_URL and MEDIA_URL', async (t) => {
     t.equal(offered.length, 6)
     for (const c of offered) {
       t.ok(c.url.startsWith(`${CDN}/`), c.url)
-      const file = await call(h.app, 'GET', `/media/${c.url.slice(CDN.length + 1)}`)
+      const file = await call(h.app, 'GET', `/media/${c.url.slice(CDN.length + 1)}`, { token: h.author.token })
       t.equal(file.statusCode, 200)
       t.equal(file.headers['content-type'], c.type)
       t.equal((await sharp(file.rawPayload).metadata()).width, c.width, `${c.url} is ${c.width} px wide`)

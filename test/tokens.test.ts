@@ -119,6 +119,97 @@ t.test('tokens and users', async (t) => {
     t.equal(await tokenCount(), before, 'refused creations write nothing')
   })
 
+  await t.test('a token never outlives the token that made it', async (t) => {
+    const limit = new Date(clock.getTime() + 60 * MINUTE)
+    const made = await call(h.app, 'POST', '/v1/tokens', { token: h.admin.token, body: { userId: h.editor.userId, label: 'expiring', expiresAt: limit.toISOString() } })
+    t.equal(made.statusCode, 201, made.body)
+    const expiring = made.json()
+    t.equal(expiring.createdByTokenId, (await rows<{ id: string }>(h, sql`select id from api_tokens where token_hash = ${sha256(h.admin.token)}`))[0].id, 'it names the token that made it')
+
+    const before = await tokenCount()
+    for (const [expiresAt, what] of [[null, 'never'], [new Date(limit.getTime() + 1).toISOString(), 'a millisecond later'], [new Date(limit.getTime() + 365 * 24 * 60 * MINUTE).toISOString(), 'a year later']] as const) {
+      const res = await call(h.app, 'POST', '/v1/tokens', { token: expiring.token, body: { label: 'longer', expiresAt } })
+      t.equal(res.statusCode, 400, `expiresAt ${what}: 400`)
+      t.match(res.headers['content-type'], /^application\/problem\+json/)
+      t.match(res.json(), { code: 'VALIDATION_FAILED', errors: [{ path: '/expiresAt', in: 'body', message: new RegExp(limit.toISOString().replace(/\./g, '\\.')) }] }, `expiresAt ${what}: names the field and the limit`)
+    }
+    // An admin's expiring token making a token for someone else: the same rule.
+    const adminExpiring = (await call(h.app, 'POST', '/v1/tokens', { token: h.admin.token, body: { label: 'admin, expiring', expiresAt: limit.toISOString() } })).json()
+    const forOther = await call(h.app, 'POST', '/v1/tokens', { token: adminExpiring.token, body: { userId: h.author.userId, label: 'for the author', expiresAt: null } })
+    t.equal(forOther.statusCode, 400, 'for another user too')
+    t.equal(await tokenCount(), before + 1, 'refused creations write nothing')
+
+    const defaulted = await call(h.app, 'POST', '/v1/tokens', { token: expiring.token, body: { label: 'no expiry given' } })
+    t.equal(defaulted.statusCode, 201, defaulted.body)
+    t.equal(defaulted.json().expiresAt, limit.toISOString(), 'without expiresAt it expires with its maker')
+    t.equal(defaulted.json().createdByTokenId, expiring.id)
+    const sooner = new Date(limit.getTime() - 30 * MINUTE).toISOString()
+    const shorter = await call(h.app, 'POST', '/v1/tokens', { token: expiring.token, body: { label: 'sooner', expiresAt: sooner } })
+    t.equal(shorter.json().expiresAt, sooner, 'an earlier expiry is kept')
+    const same = await call(h.app, 'POST', '/v1/tokens', { token: expiring.token, body: { label: 'same time', expiresAt: limit.toISOString() } })
+    t.equal(same.statusCode, 201, 'the maker\'s own expiry is allowed')
+    const stored = await rows<{ expires: string }>(h, sql`select expires_at as expires from api_tokens where id = ${defaulted.json().id}`)
+    t.equal(new Date(stored[0].expires).toISOString(), limit.toISOString(), 'stored so')
+
+    tick(61 * MINUTE)
+    for (const [secret, what] of [[expiring.token, 'the maker'], [defaulted.json().token, 'the defaulted child'], [same.json().token, 'the child with the same expiry']]) {
+      assertUnauthorized(t, await me(secret), 'invalid_token', `${what}, after its expiry`)
+    }
+    // A token that never expires still makes tokens that never expire.
+    const forever = await call(h.app, 'POST', '/v1/tokens', { token: h.editor.token, body: { label: 'forever', expiresAt: null } })
+    t.equal(forever.statusCode, 201)
+    t.equal(forever.json().expiresAt, null)
+  })
+
+  await t.test('revoking a token revokes the tokens made with it, all the way down', async (t) => {
+    const make = async (token: string, label: string, userId?: string) => {
+      const res = await call(h.app, 'POST', '/v1/tokens', { token, body: { label, ...(userId && { userId }) } })
+      if (res.statusCode !== 201) throw new Error(`fixture token: ${res.statusCode} ${res.body}`)
+      return res.json() as Json
+    }
+    const parent = await make(h.admin.token, 'parent', h.editor.userId)
+    const child = await make(parent.token, 'child')
+    const grandchild = await make(child.token, 'grandchild')
+    const sibling = await make(h.admin.token, 'sibling', h.editor.userId)
+    const ownChild = await make(h.author.token, 'author, child')
+    const ownGrandchild = await make(ownChild.token, 'author, grandchild')
+    for (const tk of [parent, child, grandchild, sibling, ownChild, ownGrandchild]) t.equal((await me(tk.token)).statusCode, 200, `${tk.label} works`)
+
+    t.equal((await call(h.app, 'DELETE', `/v1/tokens/${parent.id}`, { token: h.admin.token })).statusCode, 204)
+    for (const tk of [parent, child, grandchild]) assertUnauthorized(t, await me(tk.token), 'invalid_token', `${tk.label}, after the parent's revocation`)
+    const revoked = await rows<{ id: string, at: string }>(h, sql`select id, revoked_at as at from api_tokens where id in (${parent.id}, ${child.id}, ${grandchild.id})`)
+    t.equal(revoked.length, 3)
+    t.ok(revoked.every((r) => r.at !== null && new Date(r.at).getTime() === clock.getTime()), 'all three revoked at the same time')
+    const listed = await call(h.app, 'GET', `/v1/tokens/${grandchild.id}`, { token: h.admin.token })
+    t.equal(listed.json().revokedAt, clock.toISOString(), 'the API shows the grandchild revoked')
+    t.equal((await me(sibling.token)).statusCode, 200, 'a sibling made by the same admin token still works')
+    t.equal((await me(h.admin.token)).statusCode, 200, 'the maker of the revoked token still works')
+
+    // An author revoking their own token.
+    t.equal((await call(h.app, 'DELETE', `/v1/tokens/${ownChild.id}`, { token: h.author.token })).statusCode, 204)
+    assertUnauthorized(t, await me(ownGrandchild.token), 'invalid_token', 'a token made by the author\'s revoked token')
+    t.equal((await me(h.author.token)).statusCode, 200, 'the author\'s own token still works')
+
+    // A revoked token makes nothing.
+    const count = await tokenCount()
+    assertUnauthorized(t, await call(h.app, 'POST', '/v1/tokens', { token: child.token, body: { label: 'too late' } }), 'invalid_token', 'a revoked token making a token')
+    t.equal(await tokenCount(), count, 'nothing written')
+
+    // Made and revoked at the same moment: whichever comes first, the new token never outlives
+    // the revocation.
+    for (let i = 0; i < 5; i++) {
+      const maker = await make(h.admin.token, `race ${i}`, h.editor.userId)
+      const [created] = await Promise.all([
+        call(h.app, 'POST', '/v1/tokens', { token: maker.token, body: { label: `race child ${i}` } }),
+        call(h.app, 'DELETE', `/v1/tokens/${maker.id}`, { token: h.admin.token })
+      ])
+      if (created.statusCode === 201) assertUnauthorized(t, await me(created.json().token), 'invalid_token', `race ${i}: the child was revoked with its maker`)
+      else t.equal(created.statusCode, 401, `race ${i}: the maker was revoked first`)
+      const live = await rows<{ n: number }>(h, sql`select count(*)::int as n from api_tokens where created_by_token_id = ${maker.id} and revoked_at is null`)
+      t.equal(Number(live[0].n), 0, `race ${i}: no live token made by a revoked one`)
+    }
+  })
+
   await t.test('non-admins see, create and revoke only their own tokens', async (t) => {
     const own = await call(h.app, 'POST', '/v1/tokens', { token: h.author.token, body: { label: 'my laptop' } })
     t.equal(own.statusCode, 201, 'an author creates a token for themselves', { body: own.body })
@@ -164,7 +255,10 @@ t.test('tokens and users', async (t) => {
   })
 
   await t.test('malformed or unknown credentials are a 401 with a challenge', async (t) => {
-    for (const header of ['Basic eDp5', 'Bearer', 'Bearer ', `Bearer ${h.editor.token} extra`, `Token ${h.editor.token}`]) {
+    // Only ASCII spaces and tabs separate the scheme from the token: a no-break space, an
+    // ideographic space or a line break is a malformed header, however valid the token.
+    const separators = ['\u00a0', '\u2003', '\u3000', '\u000b', '\u000c', ' \u00a0']
+    for (const header of ['Basic eDp5', 'Bearer', 'Bearer ', `Bearer ${h.editor.token} extra`, `Token ${h.editor.token}`, ...separators.map((s) => `Bearer${s}${h.editor.token}`), `Bearer ${h.editor.token}\u00a0`]) {
       assertUnauthorized(t, await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: header } }), 'invalid_request', `Authorization: ${header.slice(0, 20)}`)
     }
     for (const secret of ['dl_unknownunknownunknownunknownunknownunknown1', 'not-even-a-dateline-token', h.editor.token.slice(0, -1)]) {
@@ -177,6 +271,9 @@ t.test('tokens and users', async (t) => {
     t.equal(noToken.headers['www-authenticate'], 'Bearer realm="dateline"', 'no token: a plain challenge')
     const lower = await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: `bearer ${h.editor.token}` } })
     t.equal(lower.statusCode, 200, 'the scheme is case-insensitive')
+    for (const sep of ['\t', '  ', ' \t ']) {
+      t.equal((await call(h.app, 'GET', '/v1/users/me', { headers: { authorization: `Bearer${sep}${h.editor.token}` } })).statusCode, 200, `spaces and tabs separate the scheme (${JSON.stringify(sep)})`)
+    }
   })
 
   await t.test('users: admins create, list, update and delete staff', async (t) => {

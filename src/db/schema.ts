@@ -50,6 +50,9 @@ export const photos = pgTable('photos', {
   // Uploads of the same file share their stored files.
   sha256: text('sha256'),
   createdById: uuid('created_by_id'),
+  // Set by an editor: public whatever uses it. Otherwise a photo is public only while something
+  // public uses it (src/modules/photos/service.ts, publicPhotos).
+  public: boolean('public').notNull().default(false),
   version: version(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -202,8 +205,15 @@ export const apiTokens = pgTable('api_tokens', {
   expiresAt: time('expires_at'),
   lastUsedAt: time('last_used_at'),
   revokedAt: time('revoked_at'),
+  // The token that created this one over the API (null: made by the command line). Revoking a
+  // token revokes every token it made, and theirs; deleting it deletes them.
+  createdByTokenId: uuid('created_by_token_id').references((): AnyPgColumn => apiTokens.id, { onDelete: 'cascade' }),
   createdAt: createdAt()
-}, (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId, t.createdAt.desc())])
+}, (t) => [
+  uniqueIndex('api_tokens_hash_key').on(t.tokenHash),
+  index('api_tokens_user_idx').on(t.userId, t.createdAt.desc()),
+  index('api_tokens_created_by_idx').on(t.createdByTokenId)
+])
 
 export const comments = pgTable('comments', {
   id: id(),

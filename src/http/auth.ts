@@ -41,7 +41,9 @@ const tooManyFailures = (seconds: number) => new AppError('RATE_LIMITED', 'Too m
 function bearer (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  // RFC 9110/6750: the scheme, then ASCII spaces or tabs only (`\s` would take a no-break space
+  // or any Unicode space), then a token68.
+  const m = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i.exec(header)
   if (!m) throw unauthorized('The Authorization header must be `Bearer <token>`.', 'invalid_request')
   return m[1]
 }

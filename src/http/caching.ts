@@ -1,4 +1,4 @@
-// ETag on every GET (304 on a match), Cache-Control by audience, and If-Match parsing for writes.
+// ETag on every GET (304 on a match), Cache-Control by audience, and If-Match checks for writes.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
@@ -6,19 +6,20 @@ import { AppError } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyReply {
-    /** The resource's version; the ETag starts with it so If-Match can compare versions. */
-    resourceVersion: number | null
+    /** The resource whose representation this is; its ETag then carries the version. */
+    resourceVersion: Versioned | null
   }
 }
 
-export function setVersion (reply: FastifyReply, version: number) {
-  reply.resourceVersion = version
+type Versioned = { id: string, version: number }
+
+export function setVersion (reply: FastifyReply, resource: Versioned) {
+  reply.resourceVersion = resource
 }
 
-/** The ETag of a body: its resource's version (for If-Match), then a hash of the body. */
-export function etagFor (version: number | null, payload: string | Buffer) {
-  const hash = createHash('sha1').update(payload).digest('base64url').slice(0, 22)
-  return version === null ? `"${hash}"` : `"${version}-${hash}"`
+/** The ETag of a body: a versioned resource's tag (for If-Match), else a hash of the body. */
+export function etagFor (resource: Versioned | null, payload: string | Buffer) {
+  return resource === null ? `"${createHash('sha1').update(payload).digest('base64url').slice(0, 22)}"` : versionTag(resource, payload)
 }
 
 export function etagMatches (header: string, etag: string): boolean {
@@ -27,22 +28,38 @@ export function etagMatches (header: string, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare)
 }
 
-/**
- * The versions an If-Match header accepts: undefined when there is no header (or `*`),
- * otherwise the versions named by its strong ETags (possibly none, which can never match).
- */
-export function ifMatchVersions (header: string | undefined): number[] | undefined {
-  if (header === undefined || header.trim() === '*') return undefined
-  const versions: number[] = []
-  for (const raw of header.split(',')) {
-    const m = /^"(\d+)-[A-Za-z0-9_-]+"$/.exec(raw.trim())
-    if (m) versions.push(Number(m[1]))
-  }
-  return versions
+// A resource's ETag is `"<version>-<body hash><check>"`. The body hash tells representations
+// apart (fields, includes, what the caller may see), so If-None-Match is exact; the check binds
+// the tag to the resource and its version. A write's If-Match then compares whole tags without
+// rendering the body again: a tag matches when it is one this server gives the resource at its
+// current version, in any representation, and `"1-anything"` matches nothing.
+const BODY_HASH = 16
+const tagCheck = (resource: Versioned, bodyHash: string) =>
+  createHash('sha256').update(`${resource.id.toLowerCase()}\n${resource.version}\n${bodyHash}`).digest('base64url').slice(0, 6)
+
+export function versionTag (resource: Versioned, body: string | Buffer) {
+  const bodyHash = createHash('sha1').update(body).digest('base64url').slice(0, BODY_HASH)
+  return `"${resource.version}-${bodyHash}${tagCheck(resource, bodyHash)}"`
 }
 
-export function assertVersion (current: number, accepted: number[] | undefined) {
-  if (accepted !== undefined && !accepted.includes(current)) {
+/** The strong ETags an If-Match header lists; undefined when there is none (or `*`). */
+export type IfMatch = string[]
+
+export function ifMatchTags (header: string | undefined): IfMatch | undefined {
+  if (header === undefined || header.trim() === '*') return undefined
+  // Weak tags never match If-Match (RFC 9110 13.1.1: strong comparison): they are left out.
+  return header.split(',').map((t) => t.trim()).filter((t) => t.startsWith('"'))
+}
+
+const TAG = new RegExp(`^"(\\d+)-([A-Za-z0-9_-]{${BODY_HASH}})([A-Za-z0-9_-]{6})"$`)
+
+export function assertVersion (current: Versioned, accepted: IfMatch | undefined) {
+  if (accepted === undefined) return
+  const matches = accepted.some((tag) => {
+    const m = TAG.exec(tag)
+    return m !== null && Number(m[1]) === current.version && m[3] === tagCheck(current, m[2])
+  })
+  if (!matches) {
     throw new AppError('PRECONDITION_FAILED', 'The resource changed since you read it (If-Match does not match its ETag); fetch it again and retry.')
   }
 }

@@ -1,6 +1,7 @@
 // How schemas become validators and serializers.
 // - Bodies are validated strictly (no type coercion, unknown fields refused, never stripped);
 //   query strings and path parameters are coerced from strings, since that is all a URL carries.
+// - Ids (the `Id` schema) are lower-cased wherever a request carries them.
 // - Responses are serialized with `required` relaxed, so sparse fieldsets (`fields=`) can omit
 //   properties while the OpenAPI still documents them as always present in a full representation.
 import { Ajv, type Options } from 'ajv'
@@ -48,11 +49,31 @@ export function isStorableDateTime (value: string): boolean {
   return year >= 1 && year <= 9999
 }
 
+/**
+ * Ids are compared as strings all over (ownership, self-references, duplicates), and PostgreSQL
+ * reads `ABC…` and `abc…` as the same uuid: every id a request carries (path, query or body) is
+ * lower-cased as it is validated, so the rest of the code sees one spelling.
+ */
+const LOWERCASE = 'x-lowercase'
+const lowercase = {
+  keyword: LOWERCASE,
+  modifying: true,
+  schemaType: 'boolean',
+  validate: (_: boolean, data: unknown, _schema?: AnySchema, cxt?: { parentData: AnySchema, parentDataProperty: string | number }) => {
+    if (typeof data === 'string' && cxt?.parentData !== undefined) cxt.parentData[cxt.parentDataProperty] = data.toLowerCase()
+    return true
+  }
+} as const
+
 function makeAjv (externalSchemas: External, coerceTypes: Options['coerceTypes']) {
   const ajv = new Ajv({ ...base, coerceTypes })
   addFormats.default(ajv)
   ajv.addFormat('date-time', { type: 'string', validate: isStorableDateTime })
-  for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) ajv.addSchema(withoutMapping(schema) as AnySchema)
+  ajv.addKeyword(lowercase as never)
+  for (const schema of Object.values(externalSchemas as Record<string, AnySchema>)) {
+    const adding = withoutMapping(schema) as AnySchema
+    ajv.addSchema(adding.$id === 'Id' ? { ...adding, [LOWERCASE]: true } : adding)
+  }
   return ajv
 }
 

@@ -1,12 +1,12 @@
 // Small helpers that every module's handlers use to shape replies.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ifMatchVersions, setVersion } from './caching.js'
+import { ifMatchTags, setVersion } from './caching.js'
 
-export const ifMatch = (request: FastifyRequest) => ifMatchVersions(request.headers['if-match'])
+export const ifMatch = (request: FastifyRequest) => ifMatchTags(request.headers['if-match'])
 
 /** A single resource, with its version in the ETag. */
-export function one<T extends { version: number }> (reply: FastifyReply, row: T) {
-  setVersion(reply, row.version)
+export function one<T extends { id: string, version: number }> (reply: FastifyReply, row: T) {
+  setVersion(reply, row)
   return row
 }
 

@@ -9,7 +9,7 @@ export function ref<T extends TSchema & { $id?: string }>(schema: T) {
 }
 
 // A pattern as well as the format: ajv's uuid format also takes a `urn:uuid:` prefix.
-export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID.', examples: ['0b7e4f3a-5c1d-4e8a-9f62-3d2c1b0a9e87'] })
+export const IdSchema = Type.String({ $id: 'Id', format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'A UUID, in either case: ids are compared as one, and answered in lower case.', examples: ['0b7e4f3a-5c1d-4e8a-9f62-3d2c1b0a9e87'] })
 export const DateTimeSchema = Type.String({ $id: 'DateTime', format: 'date-time', description: 'RFC 3339, UTC in responses; any offset in requests. A leap second (`23:59:60`) is refused with a 400, as a JavaScript Date cannot hold it; so are years outside 0001-9999.', examples: ['2025-09-14T06:30:00.000Z'] })
 export const SlugSchema = Type.String({
   $id: 'Slug',

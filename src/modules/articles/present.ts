@@ -136,17 +136,21 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     : new Map<string, typeof sections.$inferSelect>()
 
   let renderHtml: ((blocks: Block[]) => string) | undefined
+  // The articles that body blocks link to and the reader may see: `bodyHtml` renders only
+  // those, and a reader's raw `body` keeps only their `related` blocks (as relatedArticleIds
+  // lists only them), so no unpublished article's id leaves through either.
+  const blocks = needsBody(view) ? rows.flatMap((r) => (r.body ?? []) as Block[]) : []
+  const relatedIds = want('bodyHtml') || (!view.staff && want('body')) ? relatedIdsOf(blocks) : []
+  const visible = new Map((relatedIds.length > 0
+    ? await db.select({ id: articles.id, slug: articles.slug, headline: articles.headline }).from(articles)
+      .where(view.staff ? inArray(articles.id, relatedIds) : and(inArray(articles.id, relatedIds), publicArticles(view.now)))
+    : []).map((a) => [a.id, a]))
+  const readerBody = (body: Block[]) => (view.staff ? body : body.filter((b) => b.type !== 'related' || visible.has(b.articleId)))
   if (want('bodyHtml')) {
-    const blocks = rows.flatMap((r) => (r.body ?? []) as Block[])
     const photoMap = await photosByIds(db, photoIdsOf(blocks))
-    const relatedIds = relatedIdsOf(blocks)
-    const visible = relatedIds.length > 0
-      ? await db.select({ id: articles.id, slug: articles.slug, headline: articles.headline }).from(articles)
-        .where(view.staff ? inArray(articles.id, relatedIds) : and(inArray(articles.id, relatedIds), publicArticles(view.now)))
-      : []
     const ctx = {
       photos: photoMap,
-      related: new Map(visible.map((a) => [a.id, a])),
+      related: visible,
       articleUrl: view.articleUrl,
       mediaUrl: view.urls.media,
       photoSizes: view.photoSizes
@@ -163,7 +167,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       headline: row.headline,
       standfirst: row.standfirst,
       dateline: row.dateline,
-      body: row.body as Block[] | undefined,
+      body: row.body === undefined ? undefined : readerBody(row.body as Block[]),
       bodyHtml: renderHtml?.((row.body ?? []) as Block[]),
       excerpt: row.customExcerpt ?? row.autoExcerpt,
       status: effectiveStatus(row, view.now),

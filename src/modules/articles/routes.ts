@@ -48,7 +48,7 @@ const articleRoutes: Routes = async (app) => {
   })
 
   async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}, db: Db = app.db) {
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     const [article] = await presentArticles(db, [row], viewOf(request, query, false))
     return article
   }

@@ -78,7 +78,7 @@ const articleProperties = {
   headline: Type.String({ examples: [HEADLINE] }),
   standfirst: Nullable(Type.String({ examples: [STANDFIRST] })),
   dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".', examples: ['KARACHI'] })),
-  body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it.' }),
+  body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it. A reader who may not see the article a `related` block names gets the body without that block, as `relatedArticleIds` leaves it out.' }),
   bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. A photo is a `<figure class="photo">`: a `<picture>` with a WebP `<source>`, `srcset` of every rendition, `sizes`, `width`, `height`, `alt` and `loading="lazy"`, then a `<figcaption>` with the credit in `<span class="credit">`. Not in lists unless `fields` asks for it.' }),
   excerpt: Type.String({ examples: [STANDFIRST] }),
   status: Status,

@@ -8,7 +8,7 @@ import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
 import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import type { Principal } from '../../http/auth.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
 import { anyOf } from '../../http/filters.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
@@ -318,7 +318,7 @@ async function snapshotOf (db: Db, row: LoadedRow, authorIds: string[]): Promise
 
 export type Guard = (row: LoadedRow, authorIds: string[]) => void
 
-async function lockArticle (db: Db, id: string, ifMatch: number[] | undefined, guard: Guard) {
+async function lockArticle (db: Db, id: string, ifMatch: IfMatch | undefined, guard: Guard) {
   // NO KEY UPDATE: an edit keeps the id, so the comment inserts that refer to the article (a
   // foreign key's KEY SHARE lock) go on while an editor's transaction holds it.
   const [row] = await db.select(fullColumns).from(articles).where(eq(articles.id, id)).for('no key update')
@@ -327,11 +327,11 @@ async function lockArticle (db: Db, id: string, ifMatch: number[] | undefined, g
   const bylines = await db.select({ id: articleAuthors.authorId }).from(articleAuthors).where(eq(articleAuthors.articleId, id)).orderBy(asc(articleAuthors.position))
   const authorIds = bylines.map((b) => b.id)
   guard(current, authorIds)
-  assertVersion(current.version, ifMatch)
+  assertVersion(current, ifMatch)
   return { current, authorIds }
 }
 
-export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: number[], now: Date, actor: Principal | null, guard: Guard }) {
+export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: IfMatch, now: Date, actor: Principal | null, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current, authorIds } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
@@ -385,7 +385,7 @@ function publicationTimes (current: Pick<LoadedRow, 'status' | 'publishedAt' | '
   return { publishedAt, firstPublishedAt: wentPublic ?? publishedAt }
 }
 
-export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: number[], now: Date, publishedAt?: string, guard: Guard }) {
+export async function changeStatus (db: Db, id: string, transition: Transition, opts: { ifMatch?: IfMatch, now: Date, publishedAt?: string, guard: Guard }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
@@ -410,7 +410,7 @@ export async function changeStatus (db: Db, id: string, transition: Transition, 
   })
 }
 
-export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: number[], guard: Guard }) {
+export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: IfMatch, guard: Guard }) {
   await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     await lockArticle(tx, id, opts.ifMatch, opts.guard)

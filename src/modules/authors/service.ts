@@ -2,7 +2,7 @@
 import { asc, eq, inArray, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articles, authors, users } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { uniqueSlug } from '../../lib/slug.js'
@@ -69,11 +69,11 @@ export async function createAuthor (db: Db, input: CreateAuthor, now: Date = new
   })
 }
 
-export async function updateAuthor (db: Db, id: string, input: UpdateAuthor, ifMatch: number[] | undefined, now: Date) {
+export async function updateAuthor (db: Db, id: string, input: UpdateAuthor, ifMatch: IfMatch | undefined, now: Date) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(authors).where(eq(authors.id, id)).for('update')
     if (!current) throw notFound('Author')
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     await assertAvatar(tx as unknown as Db, input.avatarId)
     return withSlug(tx as unknown as Db, 'authors_slug_key', input.slug, async () => current.slug, async (w, slug) => {
       const [row] = await w.update(authors).set({ ...input, slug, version: current.version + 1, updatedAt: now }).where(eq(authors.id, id)).returning()
@@ -89,11 +89,11 @@ async function references (db: Db, id: string): Promise<Reference[]> {
   return bylines.map((r) => ({ resource: 'article', ...r }))
 }
 
-export async function deleteAuthor (db: Db, id: string, ifMatch: number[] | undefined) {
+export async function deleteAuthor (db: Db, id: string, ifMatch: IfMatch | undefined) {
   await db.transaction(async (tx) => {
     const [current] = await tx.select().from(authors).where(eq(authors.id, id)).for('update')
     if (!current) throw notFound('Author')
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     assertUnreferenced(`Author "${current.name}"`, await references(tx as unknown as Db, id))
     // A staff user linked to this byline keeps their account, unlinked.
     await tx.update(users).set({ authorId: null }).where(eq(users.authorId, id))

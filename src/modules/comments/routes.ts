@@ -4,6 +4,7 @@ import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import type { Db } from '../../db/client.js'
 import { committed } from '../../http/idempotency.js'
+import { hasRole } from '../../http/auth.js'
 import { tooManyRequests } from '../../http/rate-limit.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schemas.js'
@@ -54,10 +55,13 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
     app.get('/:id/comments', {
       config: { access: 'public' },
       schema: {
-        operationId: 'listArticleComments', summary: 'Comment threads of an article (approved only, unless staff)', tags,
-        params: IdParams, querystring: ArticleCommentsQuery, response: { 200: page(ref(CommentThreadSchema)), ...errorResponses(404) }
+        operationId: 'listArticleComments', summary: 'Comment threads of an article (approved only, unless an editor asks)', tags,
+        description: 'Anonymous readers and authors get approved comments without the commenters\' private fields. Editors and admins get every status (or the one `status` names) with `authorEmail`, `clientId`, `moderationReasons` and the moderation fields. Staff tokens also reach the comments of an article that is not public. `status` other than `approved` is a 401 without a token and a 403 for an author.',
+        params: IdParams, querystring: ArticleCommentsQuery, response: { 200: page(ref(CommentThreadSchema)), ...errorResponses(401, 403, 404) }
       }
-    }, async (request) => listThreads(app.db, request.params.id, request.query, { staff: request.principal !== null, now: app.now() }))
+    }, async (request) => listThreads(app.db, request.params.id, request.query, {
+      staff: request.principal !== null, moderator: hasRole(request.principal, 'editor'), now: app.now()
+    }))
 
     app.post('/:id/comments', {
       config: { access: 'public' },
@@ -77,7 +81,7 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
           clientHash, screen: opts.screen, maxDepth: opts.maxDepth, now: app.now(), sharedMarks: opts.sharedMarks
         })
         location(reply.code(201), `/v1/comments/${row.id}`)
-        return presentComment(row, { staff: request.principal !== null, replyingTo })
+        return presentComment(row, { staff: hasRole(request.principal, 'editor'), replyingTo })
       }, { transaction: false })
     })
   }
@@ -96,7 +100,7 @@ export const commentRoutes: Routes = async (app) => {
     schema: { operationId: 'getComment', summary: 'Get a comment', tags, params: IdParams, response: { 200: ref(CommentSchema), ...errorResponses(404) } }
   }, async (request, reply) => {
     const row = await getComment(app.db, request.params.id)
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     return staffView(row)
   })
 
@@ -118,7 +122,7 @@ export const commentRoutes: Routes = async (app) => {
     // The answer is read in the moderation's own transaction: a committed change is never a 503.
     await moderate(db, [request.params.id], request.body.status, { moderatorId: request.principal!.userId, now: app.now(), ifMatch: ifMatch(request), single: true })
     const row = await getComment(db, request.params.id)
-    setVersion(reply, row.version)
+    setVersion(reply, row)
     return staffView(row, db)
   }))
 

@@ -18,9 +18,9 @@ const commentFields = {
   status: Status,
   createdAt: ref(DateTimeSchema),
   // Staff only:
-  authorEmail: Type.Optional(Type.String({ description: 'Private: staff only.' })),
-  moderationReasons: Type.Optional(Type.Array(Type.String(), { description: 'Staff only: why the screen held or rejected it.' })),
-  clientId: Type.Optional(Type.String({ description: 'Staff only: a keyed hash of the poster\'s address, to spot abuse. Never the address.' })),
+  authorEmail: Type.Optional(Type.String({ description: 'Private: editors and admins only.' })),
+  moderationReasons: Type.Optional(Type.Array(Type.String(), { description: 'Editors and admins only: why the screen held or rejected it.' })),
+  clientId: Type.Optional(Type.String({ description: 'Editors and admins only: a keyed hash of the poster\'s address, to spot abuse. Never the address.' })),
   moderatedById: Type.Optional(Nullable(ref(IdSchema))),
   moderatedAt: Type.Optional(Nullable(ref(DateTimeSchema))),
   article: Type.Optional(Type.Object({ id: ref(IdSchema), slug: Type.String(), headline: Type.String() }, { additionalProperties: false, description: 'In the moderation queue.' }))
@@ -45,7 +45,7 @@ export type PostComment = Static<typeof PostCommentBody>
 export const ArticleCommentsQuery = Type.Object({
   ...PaginationQuery.properties,
   sort: sortQuery(['createdAt'], 'createdAt'),
-  status: Type.Optional({ ...Status, description: 'Staff only; anonymous readers always get approved comments.' })
+  status: Type.Optional({ ...Status, description: 'Editors and admins only; other callers get approved comments, and asking for another status is a 401 (no token) or 403 (an author).' })
 }, { additionalProperties: false })
 export type ArticleComments = Static<typeof ArticleCommentsQuery>
 

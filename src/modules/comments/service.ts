@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.js'
 import { batched, byOrdinal, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
 import { articles, commentModerations, comments } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { wire } from '../../http/wire.js'
@@ -84,7 +84,7 @@ const insertComments = (db: Db) => batched(db, 'comment_insert', async (db, rows
   return rows.map(() => undefined)
 })
 
-/** The comment as a reader or an editor sees it. Private fields reach staff only. */
+/** The comment as a reader or an editor sees it. Private fields (`staff`) reach editors and admins only. */
 export function presentComment (row: CommentRow, opts: { staff: boolean, replyingTo: string | null, article?: { id: string, slug: string, headline: string } }) {
   const out: Record<string, unknown> = {
     id: row.id,
@@ -198,15 +198,20 @@ export async function postComment (db: Db, articleParam: string, input: PostComm
   return { row: rowAfterInsert<CommentRow>(commentColumns, fresh), replyingTo }
 }
 
-/** Top-level comments a page at a time, each with its visible replies (one query for all). */
-export async function listThreads (db: Db, articleId: string, query: ArticleComments, view: { staff: boolean, now: Date }) {
+/**
+ * Top-level comments a page at a time, each with its visible replies (one query for all).
+ * `staff` may read the comments of an article that is not public; only a `moderator` (editor or
+ * admin) sees comments that are not approved, and commenters' private fields.
+ */
+export async function listThreads (db: Db, articleId: string, query: ArticleComments, view: { staff: boolean, moderator: boolean, now: Date }) {
   const [article] = await db.select({ id: articles.id }).from(articles)
     .where(view.staff ? eq(articles.id, articleId) : and(eq(articles.id, articleId), publicArticles(view.now)))
   if (!article) throw notFound('Article')
-  if (!view.staff && query.status !== undefined && query.status !== 'approved') {
-    throw new AppError('UNAUTHORIZED', 'Only staff may see comments that are not approved.', { headers: { 'www-authenticate': 'Bearer realm="dateline"' } })
+  if (!view.moderator && query.status !== undefined && query.status !== 'approved') {
+    if (view.staff) throw new AppError('FORBIDDEN', 'Only editors and admins may see comments that are not approved.')
+    throw new AppError('UNAUTHORIZED', 'Only editors and admins may see comments that are not approved.', { headers: { 'www-authenticate': 'Bearer realm="dateline"' } })
   }
-  const statuses: Status[] = view.staff ? (query.status ? [query.status] : ['pending', 'approved', 'rejected', 'spam']) : ['approved']
+  const statuses: Status[] = view.moderator ? (query.status ? [query.status] : ['pending', 'approved', 'rejected', 'spam']) : ['approved']
   const sort = parseSort(query.sort, { createdAt: { expr: comments.createdAt, kind: 'date' } }, 'createdAt')
   const { where, orderBy } = keyset(sort, comments.id, decodeCursor(query.cursor, sort))
   const threads = and(eq(comments.articleId, articleId), isNull(comments.parentId), inArray(comments.status, statuses))
@@ -228,11 +233,11 @@ export async function listThreads (db: Db, articleId: string, query: ArticleComm
     if (parentName === undefined) continue
     names.set(reply.id, reply.authorName)
     const list = byThread.get(reply.threadId) ?? []
-    list.push(presentComment(reply, { staff: view.staff, replyingTo: parentName }))
+    list.push(presentComment(reply, { staff: view.moderator, replyingTo: parentName }))
     byThread.set(reply.threadId, list)
   }
   return {
-    data: page.data.map((r) => ({ ...presentComment(r, { staff: view.staff, replyingTo: null }), replies: byThread.get(r.id) ?? [] })),
+    data: page.data.map((r) => ({ ...presentComment(r, { staff: view.moderator, replyingTo: null }), replies: byThread.get(r.id) ?? [] })),
     meta: page.meta
   }
 }
@@ -269,7 +274,7 @@ async function adjustCounts (db: Db, deltas: Map<string, number>) {
 }
 
 /** Sets the status of every listed comment, or of none: an unknown id changes nothing. */
-export async function moderate (db: Db, ids: string[], status: Status, opts: { moderatorId: string, now: Date, ifMatch?: number[], single?: boolean }) {
+export async function moderate (db: Db, ids: string[], status: Status, opts: { moderatorId: string, now: Date, ifMatch?: IfMatch, single?: boolean }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     // NO KEY UPDATE: replies being posted to these comments (a foreign key's lock) need not wait.
@@ -281,7 +286,7 @@ export async function moderate (db: Db, ids: string[], status: Status, opts: { m
       if (opts.single) throw notFound('Comment')
       throw new AppError('VALIDATION_FAILED', `Unknown comment ids: ${errors.map((e) => e.path).join(', ')}; nothing was changed.`, { errors })
     }
-    if (opts.ifMatch) assertVersion(rows[0].version, opts.ifMatch)
+    if (opts.ifMatch) assertVersion(rows[0], opts.ifMatch)
     const deltas = new Map<string, number>()
     const changed = rows.filter((r) => r.status !== status)
     for (const r of changed) {
@@ -299,7 +304,7 @@ export async function moderate (db: Db, ids: string[], status: Status, opts: { m
 }
 
 /** Deletes a comment and its replies. */
-export async function deleteComment (db: Db, id: string, ifMatch: number[] | undefined) {
+export async function deleteComment (db: Db, id: string, ifMatch: IfMatch | undefined) {
   await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const [found] = await tx.select({ threadId: comments.threadId }).from(comments).where(eq(comments.id, id))
@@ -310,7 +315,7 @@ export async function deleteComment (db: Db, id: string, ifMatch: number[] | und
       .from(comments).where(eq(comments.threadId, found.threadId)).orderBy(asc(comments.id)).for('update')
     const row = thread.find((c) => c.id === id)
     if (!row) throw notFound('Comment')
-    assertVersion(row.version, ifMatch)
+    assertVersion(row, ifMatch)
     const doomed = new Set([id])
     for (let grew = true; grew;) {
       grew = false

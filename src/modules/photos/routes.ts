@@ -1,4 +1,5 @@
-// /v1/photos: read by anyone; staff add photos, authors edit and delete only their own.
+// /v1/photos: public photos read by anyone, all of them by staff; staff add photos, authors edit
+// and delete only their own, and only editors mark a photo public.
 import { createHash } from 'node:crypto'
 import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
@@ -14,7 +15,7 @@ import { presentPhoto, storedPhotoUrls } from './present.js'
 import { RENDITION_WIDTHS, type ImageLimits } from './process.js'
 import type { WorkQueue } from '../../lib/work-queue.js'
 import { CreatePhotoBody, ListPhotosQuery, PhotoSchema, UpdatePhotoBody, UploadPhotoFields, type CreatePhoto, type UploadPhoto } from './schemas.js'
-import { createPhoto, createUploadedPhoto, deletePhoto, getPhoto, listPhotos, removeFilesIfUnused, updatePhoto, type PhotoRow } from './service.js'
+import { createPhoto, createUploadedPhoto, deletePhoto, getPhoto, listPhotos, removeFilesIfUnused, updatePhoto, type PhotoRow, type PhotoView } from './service.js'
 import type { MediaStore } from './storage.js'
 import { readUpload } from './upload.js'
 
@@ -35,28 +36,29 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
   // The uploaded file, from preValidation to the handler.
   const uploads = new WeakMap<FastifyRequest, Buffer | undefined>()
   const present = (row: PhotoRow) => presentPhoto(row, app.publicUrls)
+  const viewOf = (request: FastifyRequest): PhotoView => ({ staff: request.principal !== null, now: app.now() })
 
   app.get('/', {
     config: { access: 'public' },
     schema: {
       operationId: 'listPhotos',
       summary: 'List and search photos, newest first',
-      description: 'Every photo, whoever added it and whatever uses it. `q` searches caption, credit and alt text by word prefix; `credit`, `createdAfter` and `createdBefore` narrow the list; all of them combine, and the next page takes the same filters with `cursor`.',
+      description: 'Staff see every photo, whoever added it and whatever uses it; anyone else sees the public ones only (marked `public`, or used by a published article or as an author\'s avatar). `q` searches caption, credit and alt text by word prefix; `credit`, `createdAfter` and `createdBefore` narrow the list; all of them combine, and the next page takes the same filters with `cursor`.',
       tags,
       querystring: ListPhotosQuery,
       response: { 200: page(ref(PhotoSchema)) }
     }
   }, async (request) => {
     const chosen = parseFields(request.query.fields, fields)
-    const result = await listPhotos(app.db, request.query)
+    const result = await listPhotos(app.db, request.query, viewOf(request))
     return { data: result.data.map((r) => pickFields(present(r), chosen)), meta: result.meta }
   })
 
   app.get('/:id', {
     config: { access: 'public' },
-    schema: { operationId: 'getPhoto', summary: 'Get a photo', tags, params: IdParams, querystring: FieldsOnly, response: { 200: ref(PhotoSchema), ...errorResponses(404) } }
+    schema: { operationId: 'getPhoto', summary: 'Get a photo', description: 'A photo that is not public is a 404 without a staff token.', tags, params: IdParams, querystring: FieldsOnly, response: { 200: ref(PhotoSchema), ...errorResponses(404) } }
   }, async (request, reply) =>
-    pickFields(one(reply, present(await getPhoto(app.db, request.params.id))), parseFields(request.query.fields, fields)))
+    pickFields(one(reply, present(await getPhoto(app.db, request.params.id, viewOf(request)))), parseFields(request.query.fields, fields)))
 
   // One route, two bodies: JSON for a photo hosted elsewhere, multipart for an upload.
   app.post('/', {
@@ -92,9 +94,14 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
 
   app.patch('/:id', {
     config: { access: 'author' },
-    schema: { operationId: 'updatePhoto', summary: 'Update a photo\'s metadata', tags, params: IdParams, body: UpdatePhotoBody, response: { 200: ref(PhotoSchema), ...errorResponses(404, 412) } }
-  }, async (request, reply) => committed(request, reply, async (db) =>
-    one(reply, present(await updatePhoto(db, request.params.id, storedPhotoUrls(request.body, app.publicUrls), ifMatch(request), app.now(), ownPhotoOnly(request)))), { transaction: false }))
+    schema: { operationId: 'updatePhoto', summary: 'Update a photo\'s metadata', description: 'Authors may change the photos they added; only editors and admins may set `public`.', tags, params: IdParams, body: UpdatePhotoBody, response: { 200: ref(PhotoSchema), ...errorResponses(403, 404, 412) } }
+  }, async (request, reply) => {
+    if (request.body.public !== undefined && !hasRole(request.principal, 'editor')) {
+      throw new AppError('FORBIDDEN', 'Only editors and admins may mark a photo public or private.')
+    }
+    return committed(request, reply, async (db) =>
+      one(reply, present(await updatePhoto(db, request.params.id, storedPhotoUrls(request.body, app.publicUrls), ifMatch(request), app.now(), ownPhotoOnly(request)))), { transaction: false })
+  })
 
   app.delete('/:id', {
     config: { access: 'author' },

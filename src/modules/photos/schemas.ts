@@ -27,6 +27,7 @@ export const PhotoSchema = Type.Object({
   bytes: Type.Union([Type.Integer(), Type.Null()]),
   url: Type.String({ examples: ['/media/5f2b9c1e8a7d4b3c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d/original.jpg'], description: 'The image. Absolute when the server has PUBLIC_URL or MEDIA_URL set, a path on this server otherwise; a photo added by an outside URL keeps it.' }),
   renditions: Type.Array(Type.Object({ width: Type.Integer(), url: Type.String(), mimeType: Type.Optional(Type.String()) }), { description: 'Sizes for srcset: for an upload, each width in the original format and in WebP, never wider than the original. URLs as `url`.' }),
+  public: Type.Boolean({ description: 'Marked public by an editor: anyone may see it, whatever uses it. Without the mark a photo is public only while something public uses it (the lead or a body photo of a published article, an author\'s avatar); until then only staff see it, in lists, by id and under `/media`.' }),
   createdAt: ref(DateTimeSchema),
   updatedAt: ref(DateTimeSchema)
 }, { $id: 'Photo', additionalProperties: false })
@@ -47,7 +48,10 @@ export const CreatePhotoBody = Type.Object({
   }, { additionalProperties: false }), { maxItems: 20 }))
 }, { additionalProperties: false })
 
-export const UpdatePhotoBody = Type.Partial(CreatePhotoBody, { additionalProperties: false, minProperties: 1 })
+export const UpdatePhotoBody = Type.Partial(Type.Object({
+  ...CreatePhotoBody.properties,
+  public: Type.Boolean({ description: 'Editors and admins only: `true` makes the photo public whatever uses it (e.g. one a page shows that no article does); `false` leaves it to what uses it.' })
+}), { additionalProperties: false, minProperties: 1 })
 
 export const ListPhotosQuery = Type.Object({
   ...PaginationQuery.properties,

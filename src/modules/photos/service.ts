@@ -2,7 +2,7 @@
 import { and, eq, getTableColumns, gte, inArray, lte, ne, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
@@ -36,18 +36,47 @@ function filters (query: ListPhotos): SQL[] {
   return where
 }
 
-export async function listPhotos (db: Db, query: ListPhotos) {
+// Qualified by hand: drizzle leaves the table name off columns of a single-table select, and
+// inside the subqueries a bare "id" would be the article's.
+const photoId = sql.raw('"photos"."id"')
+const live = (alias: string, now: string) =>
+  sql`${sql.raw(alias)}.status in ('published', 'scheduled') and ${sql.raw(alias)}.published_at <= ${now}::timestamptz`
+
+/**
+ * The photos anyone may see: marked public by an editor, or used by something public (the lead
+ * or a body photo of an article that is published, or scheduled and due; an author's avatar,
+ * since authors are public). Worked out as each request is read, with the indexes on each use,
+ * so a scheduled article's photos go public with it and an unpublished one's go private again.
+ */
+export const publicPhotos = (now: Date): SQL => {
+  const at = now.toISOString()
+  return sql`(${photos.public}
+    or exists (select 1 from ${articles} a where a.lead_photo_id = ${photoId} and ${live('a', at)})
+    or exists (select 1 from ${articleBodyPhotos} bp join ${articles} a on a.id = bp.article_id where bp.photo_id = ${photoId} and ${live('a', at)})
+    or exists (select 1 from ${authors} au where au.avatar_id = ${photoId}))`
+}
+
+/** Who reads: staff see every photo; anyone else only public ones. */
+export type PhotoView = { staff: boolean, now: Date }
+
+export async function listPhotos (db: Db, query: ListPhotos, view: PhotoView) {
   const sort = parseSort(query.sort, { createdAt: { expr: photos.createdAt, kind: 'date' } }, '-createdAt')
   const { where, orderBy } = keyset(sort, photos.id, decodeCursor(query.cursor, sort))
-  const matching = and(...filters(query))
+  const matching = and(...filters(query), view.staff ? undefined : publicPhotos(view.now))
   const rows = await db.select(photoColumns).from(photos).where(and(matching, where)).orderBy(...orderBy).limit(query.limit + 1)
   return paginate(rows, query.limit, sort, (r) => r.createdAt, await totalOf(db, query.total, photos, matching))
 }
 
-export async function getPhoto (db: Db, id: string) {
-  const [row] = await db.select(photoColumns).from(photos).where(eq(photos.id, id))
+export async function getPhoto (db: Db, id: string, view: PhotoView) {
+  const [row] = await db.select(photoColumns).from(photos).where(and(eq(photos.id, id), view.staff ? undefined : publicPhotos(view.now)))
   if (!row) throw notFound('Photo')
   return row
+}
+
+/** Whether a stored file (by content hash) belongs to a photo anyone may see. */
+export async function isPublicFile (db: Db, sha256: string, now: Date) {
+  const [row] = await db.select({ one: sql`1` }).from(photos).where(and(eq(photos.sha256, sha256), publicPhotos(now))).limit(1)
+  return row !== undefined
 }
 
 export async function photosByIds (db: Db, ids: string[]) {
@@ -64,12 +93,12 @@ export async function createPhoto (db: Db, input: CreatePhoto, createdById: stri
   return row
 }
 
-export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: number[] | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
+export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMatch: IfMatch | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     if (current.sha256) {
       // An upload's file facts come from the file itself.
       const fixed = (['url', 'renditions', 'width', 'height', 'mimeType', 'bytes'] as const).filter((k) => input[k] !== undefined)
@@ -96,12 +125,12 @@ async function references (db: Db, id: string): Promise<Reference[]> {
   ].filter((r) => !seen.has(r.resource + r.id) && seen.add(r.resource + r.id))
 }
 
-export async function deletePhoto (db: Db, id: string, ifMatch: number[] | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
+export async function deletePhoto (db: Db, id: string, ifMatch: IfMatch | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
     canEdit(current)
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     assertUnreferenced(`Photo ${id}`, await references(tx as unknown as Db, id))
     await tx.delete(photos).where(eq(photos.id, id))
     return current

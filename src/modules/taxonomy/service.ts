@@ -2,7 +2,7 @@
 import { and, asc, eq, inArray, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { articleTags, articles, sections, tags } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { uniqueSlug } from '../../lib/slug.js'
@@ -57,12 +57,12 @@ export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: Taxonom
   })
 }
 
-export async function updateTaxonomy (db: Db, kind: TaxonomyKind, id: string, input: TaxonomyUpdate, ifMatch: number[] | undefined, now: Date) {
+export async function updateTaxonomy (db: Db, kind: TaxonomyKind, id: string, input: TaxonomyUpdate, ifMatch: IfMatch | undefined, now: Date) {
   const t = tables[kind]
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(t).where(eq(t.id, id)).for('update')
     if (!current) throw notFound(label[kind])
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     return withSlug(tx as unknown as Db, `${kind}s_slug_key`, input.slug, async () => current.slug, async (w, slug) => {
       const [row] = await w.update(t).set({
         ...input,
@@ -85,12 +85,12 @@ async function references (db: Db, kind: TaxonomyKind, id: string): Promise<Refe
   return rows.map((r) => ({ resource: 'article', ...r }))
 }
 
-export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, ifMatch: number[] | undefined) {
+export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, ifMatch: IfMatch | undefined) {
   const t = tables[kind]
   await db.transaction(async (tx) => {
     const [current] = await tx.select().from(t).where(eq(t.id, id)).for('update')
     if (!current) throw notFound(label[kind])
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     assertUnreferenced(`${label[kind]} "${current.name}"`, await references(tx as unknown as Db, kind, id))
     await tx.delete(t).where(and(eq(t.id, id)))
   })

@@ -8,7 +8,7 @@ import { location } from '../../http/replies.js'
 import { IdParams, errorResponses, page, ref } from '../../http/schemas.js'
 import { CreateTokenBody, CreatedTokenSchema, ListTokensQuery, TokenSchema } from '../users/schemas.js'
 import { getUser } from '../users/service.js'
-import { createToken, getToken, listTokens, publicToken, revokeToken } from './service.js'
+import { createTokenWith, getToken, listTokens, publicToken, revokeToken } from './service.js'
 
 const tags = ['Tokens']
 
@@ -33,18 +33,16 @@ const tokenRoutes: Routes = async (app) => {
     config: { access: 'author', idempotent: false },
     schema: {
       operationId: 'createToken', summary: 'Create a token; the secret is in the response, once', tags,
-      description: 'The secret is never stored, so this answer cannot be repeated: an `Idempotency-Key` here is a 400.',
-      body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(404) }
+      description: 'A token never outlives the token that made it: when the caller\'s token expires, `expiresAt` defaults to that time, and a later one, or `null` (never), is a 400 naming `expiresAt`. Revoking a token revokes every token made with it (and those made with them). The secret is never stored, so this answer cannot be repeated: an `Idempotency-Key` here is a 400.',
+      body: CreateTokenBody, response: { 201: ref(CreatedTokenSchema), ...errorResponses(400, 404) }
     }
   }, async (request, reply) => {
     const userId = request.body.userId ?? request.principal!.userId
     assertOwn(request, userId, () => new AppError('FORBIDDEN', 'Only admins may create tokens for other users.'))
     await getUser(app.db, userId)
-    const expiresAt = request.body.expiresAt ? new Date(request.body.expiresAt) : null
-    if (expiresAt && expiresAt <= app.now()) {
-      throw new AppError('VALIDATION_FAILED', 'expiresAt must be in the future.', { errors: [{ path: '/expiresAt', in: 'body', message: 'must be in the future' }] })
-    }
-    const { row, secret } = await createToken(app.db, { userId, label: request.body.label, expiresAt })
+    const given = request.body.expiresAt
+    const expiresAt = given === undefined || given === null ? given : new Date(given)
+    const { row, secret } = await createTokenWith(app.db, request.principal!.tokenId, { userId, label: request.body.label, expiresAt }, app.now())
     location(reply.code(201), `/v1/tokens/${row.id}`).header('cache-control', 'no-store')
     return { ...publicToken(row), token: secret }
   })
@@ -60,7 +58,7 @@ const tokenRoutes: Routes = async (app) => {
 
   app.delete('/:id', {
     config: { access: 'author' },
-    schema: { operationId: 'revokeToken', summary: 'Revoke a token', tags, params: IdParams, response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses(404) } }
+    schema: { operationId: 'revokeToken', summary: 'Revoke a token, and every token made with it', tags, params: IdParams, response: { 204: Type.Null({ description: 'Revoked.' }), ...errorResponses(404) } }
   }, async (request, reply) => {
     const token = await getToken(app.db, request.params.id)
     assertOwn(request, token.userId, () => new AppError('NOT_FOUND', 'Token not found.'))

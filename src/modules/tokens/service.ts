@@ -4,7 +4,7 @@ import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { batched, byOrdinal, rowsOf } from '../../db/batch.js'
 import { apiTokens, users } from '../../db/schema.js'
-import { notFound } from '../../http/errors.js'
+import { AppError, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 
 export const TOKEN_PREFIX = 'dl_'
@@ -45,16 +45,45 @@ export async function touchToken (db: Db, token: { id: string, lastUsedAt: Date 
     .where(and(eq(apiTokens.id, token.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, new Date(now.getTime() - TOUCH_INTERVAL_MS)))))
 }
 
-export async function createToken (db: Db, input: { userId: string, label: string, expiresAt?: Date | null }) {
+export async function createToken (db: Db, input: { userId: string, label: string, expiresAt?: Date | null, createdByTokenId?: string | null }) {
   const secret = newTokenSecret()
   const [row] = await db.insert(apiTokens).values({
     userId: input.userId,
     label: input.label,
     tokenHash: hashToken(secret),
     prefix: secret.slice(0, 8),
-    expiresAt: input.expiresAt ?? null
+    expiresAt: input.expiresAt ?? null,
+    createdByTokenId: input.createdByTokenId ?? null
   }).returning()
   return { row, secret }
+}
+
+const expiryProblem = (message: string) =>
+  new AppError('VALIDATION_FAILED', `expiresAt ${message}.`, { errors: [{ path: '/expiresAt', in: 'body', message }] })
+
+/**
+ * A token made with another token (over the API) never outlives it: without `expiresAt` it
+ * expires when its maker does, and a later time (or `null`, never) is refused. The maker is
+ * locked (FOR SHARE) while the new token goes in, so a revocation either comes first (and the
+ * maker no longer counts as valid) or waits and then reaches the new token too.
+ */
+export async function createTokenWith (db: Db, maker: string, input: { userId: string, label: string, expiresAt?: Date | null }, now: Date) {
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    const [parent] = await tx.select({ expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt }).from(apiTokens).where(eq(apiTokens.id, maker)).for('share')
+    if (!parent || parent.revokedAt !== null || (parent.expiresAt !== null && parent.expiresAt <= now)) {
+      throw new AppError('UNAUTHORIZED', 'The token is unknown, revoked or expired.', { headers: { 'www-authenticate': 'Bearer realm="dateline", error="invalid_token"' } })
+    }
+    let expiresAt = input.expiresAt
+    if (expiresAt && expiresAt <= now) throw expiryProblem('must be in the future')
+    if (parent.expiresAt !== null) {
+      const limit = parent.expiresAt.toISOString()
+      if (expiresAt === undefined) expiresAt = parent.expiresAt
+      else if (expiresAt === null) throw expiryProblem(`must be set, at ${limit} or before: the token making it expires then, and a token may not outlive the token that made it`)
+      else if (expiresAt > parent.expiresAt) throw expiryProblem(`must be at ${limit} or before: the token making it expires then, and a token may not outlive the token that made it`)
+    }
+    return createToken(tx, { ...input, expiresAt, createdByTokenId: maker })
+  })
 }
 
 const tokenColumns = {
@@ -65,6 +94,7 @@ const tokenColumns = {
   expiresAt: apiTokens.expiresAt,
   lastUsedAt: apiTokens.lastUsedAt,
   revokedAt: apiTokens.revokedAt,
+  createdByTokenId: apiTokens.createdByTokenId,
   createdAt: apiTokens.createdAt
 }
 
@@ -84,9 +114,25 @@ export async function getToken (db: Db, id: string) {
   return row
 }
 
-/** Revoking twice is harmless: the first revocation time stays. */
+/**
+ * Revokes a token and every token made with it, and with those, in one transaction. Revoking
+ * twice is harmless: the first revocation time stays. The token itself goes first, in its own
+ * statement: it waits for a token being made with it (createTokenWith locks it), and the
+ * descendants are read after that, so they include the new one.
+ */
 export async function revokeToken (db: Db, id: string, now: Date) {
-  await db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+  await db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    await tx.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+    await tx.execute(sql`
+      with recursive made as (
+        select id from ${apiTokens} where created_by_token_id = ${id}
+        union
+        select t.id from ${apiTokens} t join made on t.created_by_token_id = made.id
+      )
+      update ${apiTokens} set revoked_at = ${now.toISOString()}::timestamptz
+      where id in (select id from made) and revoked_at is null`)
+  })
 }
 
 export const publicToken = (row: typeof apiTokens.$inferSelect) => {

@@ -32,7 +32,8 @@ export const TokenSchema = Type.Object({
   prefix: Type.String({ description: 'The first characters of the secret, to recognise it.' }),
   expiresAt: Type.Union([ref(DateTimeSchema), Type.Null()]),
   lastUsedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'Kept to the minute.' }),
-  revokedAt: Type.Union([ref(DateTimeSchema), Type.Null()]),
+  revokedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'Set when this token, or the token that made it, was revoked.' }),
+  createdByTokenId: Type.Union([ref(IdSchema), Type.Null()], { description: 'The token that made this one over the API; null when it came from the command line. This token never outlives it, and revoking it revokes this one.' }),
   createdAt: ref(DateTimeSchema)
 }, { $id: 'Token', additionalProperties: false })
 
@@ -44,7 +45,7 @@ export const CreatedTokenSchema = Type.Object({
 export const CreateTokenBody = Type.Object({
   userId: Type.Optional(ref(IdSchema)),
   label: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
-  expiresAt: Type.Optional(Type.Union([ref(DateTimeSchema), Type.Null()]))
+  expiresAt: Type.Optional(Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'When the token stops working; `null`: never. At most the expiry of the token making it, which is also the default when that one expires.' }))
 }, { additionalProperties: false, description: '`userId` defaults to the caller; only admins may name another user.' })
 
 export const ListTokensQuery = Type.Object({

@@ -2,7 +2,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { apiTokens, users } from '../../db/schema.js'
-import { assertVersion } from '../../http/caching.js'
+import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { missingAuthors } from '../authors/service.js'
@@ -41,12 +41,12 @@ export async function createUser (db: Db, input: CreateUser) {
   })
 }
 
-export async function updateUser (db: Db, id: string, input: UpdateUser, ifMatch: number[] | undefined, now: Date) {
+export async function updateUser (db: Db, id: string, input: UpdateUser, ifMatch: IfMatch | undefined, now: Date) {
   return db.transaction(async (tx) => {
     if (input.role !== undefined && input.role !== 'admin') await lockAdminChanges(tx as unknown as Db)
     const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update')
     if (!current) throw notFound('User')
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     await assertUsable(tx as unknown as Db, input, id)
     if (current.role === 'admin' && input.role && input.role !== 'admin') await assertAnotherAdmin(tx as unknown as Db, id)
     const [row] = await tx.update(users).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(users.id, id)).returning()
@@ -69,12 +69,12 @@ async function assertAnotherAdmin (db: Db, id: string) {
   if (!other) throw new AppError('INVALID_STATE', 'This is the last admin; make another user admin first.')
 }
 
-export async function deleteUser (db: Db, id: string, ifMatch: number[] | undefined) {
+export async function deleteUser (db: Db, id: string, ifMatch: IfMatch | undefined) {
   await db.transaction(async (tx) => {
     await lockAdminChanges(tx as unknown as Db)
     const [current] = await tx.select().from(users).where(eq(users.id, id)).for('update')
     if (!current) throw notFound('User')
-    assertVersion(current.version, ifMatch)
+    assertVersion(current, ifMatch)
     if (current.role === 'admin') await assertAnotherAdmin(tx as unknown as Db, id)
     await tx.delete(apiTokens).where(eq(apiTokens.userId, id))
     await tx.delete(users).where(eq(users.id, id))
