@@ -178,7 +178,8 @@ async function uploadsEverywhere (instances: Instance[], token: string) {
   const res = await fetch(`${instances[0].base}/v1/photos`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
   const photo = await res.json() as Json
   if (res.status !== 201) throw new Error(`upload ${res.status}: ${JSON.stringify(photo)}`)
-  const seen = await Promise.all(instances.map(async (x) => (await fetch(x.base + photo.renditions[0].url)).status))
+  // Staff read it (nothing public uses it yet, so anonymous readers would get a 404).
+  const seen = await Promise.all(instances.map(async (x) => (await fetch(x.base + photo.renditions[0].url, { headers: { authorization: `Bearer ${token}` } })).status))
   return seen
 }
 
