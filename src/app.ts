@@ -12,6 +12,8 @@ import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
 import drain from './http/drain.js'
+import closeEarlyAnswers, { checkingInterval, guardServer } from './http/connections.js'
+import { answerServerErrors, clientErrorHandler, frameworkErrorHandler } from './http/early-answers.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
 import errors from './http/errors.js'
@@ -19,7 +21,7 @@ import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from '
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
-import securityHeaders from './http/security-headers.js'
+import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
@@ -96,9 +98,16 @@ export async function buildApp (options: AppOptions) {
     // While closing, requests go through the drain hook (src/http/drain.ts): a problem with
     // Retry-After, not Fastify's bare 503.
     return503OnClosing: false,
-    // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it.
+    // Node's own errors (malformed HTTP, headers too large, a request too slow to arrive) and
+    // the router's (a URL that does not decode) answer as problems too.
+    clientErrorHandler: clientErrorHandler(API_SECURITY_HEADERS),
+    frameworkErrors: frameworkErrorHandler(API_SECURITY_HEADERS),
+    // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it,
+    // and that a client's connections and the time its requests take are bounded.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => {
+      const limits = { requestTimeoutMs: config.REQUEST_TIMEOUT_SECONDS * 1000, maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS }
+      const server = createServer({ connectionsCheckingInterval: checkingInterval(limits) }, (req, res) => {
+        if (refused(req, res)) return
         let answered = false
         try {
           // A draining instance answers through Fastify, whose answers close their connections.
@@ -110,9 +119,10 @@ export async function buildApp (options: AppOptions) {
         }
         if (!answered) handler(req, res)
       })
+      const refused = guardServer(server, limits, API_SECURITY_HEADERS)
+      answerServerErrors(server, API_SECURITY_HEADERS)
       // Fastify's defaults, which it sets on the server it makes itself.
       server.keepAliveTimeout = 72_000
-      server.requestTimeout = 0
       server.setTimeout(0)
       return server
     }
@@ -149,17 +159,11 @@ export async function buildApp (options: AppOptions) {
   for (const schema of schemas) app.addSchema(schema)
 
   await app.register(errors)
-  await app.register(securityHeaders, {
-    // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
-    // The API serves JSON; the interactive docs page needs its own scripts and styles. No
-    // `upgrade-insecure-requests`: on plain HTTP at any address but localhost it sends the docs
-    // page's own assets to https, where nothing answers, and over https they are https already.
-    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': null } }
-  })
+  await app.register(securityHeaders, { headers: API_SECURITY_HEADERS })
   await app.register(cors, corsOptions(config.CORS_ORIGIN))
   // After the headers every answer carries: a draining instance refuses new work with them.
   await app.register(drain)
+  await app.register(closeEarlyAnswers)
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
   if (redis) {
