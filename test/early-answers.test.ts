@@ -172,6 +172,10 @@ t.test('a method a path does not take is a 405 naming the ones it does', async (
   const webdav = await h.app.inject({ method: 'PROPFIND', url: '/v1/articles' })
   t.equal(webdav.statusCode, 405)
   t.equal(webdav.headers.allow, 'GET, HEAD, POST, OPTIONS')
+  // A body no route would parse does not turn the 405 into a 400.
+  const broken = await h.app.inject({ method: 'PUT', url: `/v1/sections/${MISSING}`, headers: { 'content-type': 'application/json' }, payload: '{"name": ' })
+  t.equal(broken.statusCode, 405, 'broken JSON to a method the path does not take')
+  t.equal(broken.headers.allow, 'GET, HEAD, PATCH, DELETE, OPTIONS')
   const nowhere = await call(h.app, 'PUT', '/v1/nothing-here')
   t.equal(nowhere.statusCode, 404, 'a path no method takes is still a 404')
   t.equal(nowhere.json().code, 'NOT_FOUND')

@@ -146,23 +146,27 @@ const methodOrder = (method: string) => {
 }
 
 export default fp(async function errors (app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { problem, headers } = toProblem(error, request)
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
-    else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused')
-    return sendProblem(reply, problem, headers)
-  })
   // Every method some route answers, to tell a path that exists under other methods (405) from
   // one that does not (404). OPTIONS is left out: CORS answers preflights on every path.
   const methods = new Set<string>()
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'OPTIONS') methods.add(method)
   })
-  app.setNotFoundHandler((request, reply) => {
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]
     const allowed = [...methods].filter((method) => app.findRoute({ method: method as HTTPMethods, url: path }) !== null)
     if (allowed.length === 0) return sendProblem(reply, problemBody('NOT_FOUND', `No route ${request.method} ${path}.`))
     const allow = [...allowed, 'OPTIONS'].sort((a, b) => methodOrder(a) - methodOrder(b)).join(', ')
     return sendProblem(reply, problemBody('METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allow}.`), { allow })
+  }
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    // A request no route takes fails on its body (broken JSON, a wrong type) before the not-found
+    // handler runs: what it is, is still a 404 or a 405.
+    if (request.is404 && (error.statusCode ?? 500) < 500) return noRoute(request, reply)
+    const { problem, headers } = toProblem(error, request)
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused')
+    return sendProblem(reply, problem, headers)
   })
+  app.setNotFoundHandler(noRoute)
 }, { name: 'errors' })

@@ -60,7 +60,11 @@ export default fp(async function openapi (app: FastifyInstance) {
       info: {
         title: 'Dateline API',
         version: '1.0.0',
-        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag.'
+        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag.\n\n' +
+          'Beyond the statuses each operation lists, any request may get, as a problem document: `405` with `Allow` for a method the path does not take; ' +
+          '`400` for malformed HTTP or a path that is not valid percent-encoding; `408` when the request does not arrive in full in time; `414` for a path segment over 300 characters; ' +
+          '`417` for an `Expect` other than `100-continue`; `431` for headers over 16 KB; `429` with `Retry-After` for a connection over its address\'s limit; `503` with `Retry-After` from an instance shutting down. ' +
+          'Those written before a request could be parsed carry no `X-Request-Id`. An answer given before the request body arrived closes the connection.'
       },
       servers: [{ url: '/' }],
       components: {
