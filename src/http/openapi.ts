@@ -11,16 +11,18 @@ type Schema = NonNullable<RouteOptions['schema']> & { response?: Record<string, 
 function documentShared (route: RouteOptions) {
   const access = route.config?.access
   const schema = route.schema as Schema | undefined
-  if (!schema || access === undefined || schema.hide) return
+  if (!schema || schema.hide) return
   const response = (schema.response ??= {})
+  // Every GET has an ETag, health checks included.
+  const methods = [route.method].flat()
+  if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
+  if (access === undefined) return
   const add = (status: keyof typeof problems) => { response[status] ??= problems[status] }
   schema.security = access === 'public' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
   if (access !== 'public') add(403)
   add(400)
-  const methods = Array.isArray(route.method) ? route.method : [route.method]
-  if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
   if (schema.body) { add(413); add(415) }
 }
 
