@@ -225,8 +225,9 @@ function buildRequest (op: Operation, pool: Pool, tokens: Array<string | undefin
 
 /** The table contents, to tell whether a refused write changed a row. A token's last use is no content. */
 async function snapshot (h: Harness, tables: string[]): Promise<string> {
+  // A sum of row hashes: the same whatever order the rows come in, with no sort to pay for.
   const parts = tables.map((name) =>
-    `select '${name}' as t, count(*)::int as n, md5(coalesce(string_agg(x.j, ',' order by x.j), '')) as h from (select (to_jsonb(r) - 'last_used_at')::text as j from "${name}" r) x`)
+    `select '${name}' as t, count(*)::int as n, coalesce(sum(hashtext(${name === 'api_tokens' ? "(to_jsonb(r) - 'last_used_at')::text" : 'r::text'})::bigint), 0)::text as h from "${name}" r`)
   const result = await h.database.db.execute(sql.raw(parts.join(' union all ')))
   return JSON.stringify((result as unknown as { rows: unknown[] }).rows)
 }
@@ -259,6 +260,12 @@ t.test(`${REQUESTS} fuzzed requests`, async (t) => {
   const tables = ((await h.database.db.execute(sql.raw("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1"))) as unknown as { rows: Array<{ table_name: string }> }).rows.map((r) => r.table_name)
   t.ok(tables.includes('articles') && tables.length > 8, `${tables.length} tables watched`)
   const tokens = [undefined, h.author.token, h.editor.token, h.admin.token]
+  // The snapshot sees a changed row, and not a token's last use.
+  const before = await snapshot(h, tables)
+  await h.database.db.execute(sql.raw("update api_tokens set last_used_at = now()"))
+  t.equal(await snapshot(h, tables), before, 'a token used is no change')
+  await h.database.db.execute(sql.raw("update sections set description = 'changed' where description is null"))
+  t.not(await snapshot(h, tables), before, 'a changed row is')
 
   const statuses = new Map<number, number>()
   const failures: string[] = []
@@ -294,7 +301,8 @@ t.test(`${REQUESTS} fuzzed requests`, async (t) => {
       const documented = b.op.responses[String(status)]
       if (!documented) fail(b, status, `status not documented for ${b.op.id}`, body)
       const schema = documented?.content?.[type.split(';')[0]]?.schema
-      if (schema && json && !json.error) {
+      // `fields=` (sparse fieldsets) returns a documented subset of the object: not checked whole.
+      if (schema && json && !json.error && !(status < 300 && /[?&]fields=/.test(b.url))) {
         const error = validate(schema, json.value)
         if (error) fail(b, status, `body does not match the documented schema: ${error}`, body)
       }
