@@ -23,7 +23,8 @@ function documentShared (route: RouteOptions) {
   add(401); add(429); add(503)
   if (access !== 'public') add(403)
   add(400)
-  if (schema.body) { add(413); add(415) }
+  // A body is read wherever a method may carry one, even where the route takes none.
+  if (schema.body || methods.some((m) => m !== 'GET' && m !== 'HEAD')) { add(413); add(415) }
 }
 
 /** Marks a route whose body may be left out (a bare POST); @fastify/swagger always writes `required: true`. */
