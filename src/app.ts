@@ -14,15 +14,17 @@ import auth from './http/auth.js'
 import caching, { notModified } from './http/caching.js'
 import compression from './http/compression.js'
 import drain from './http/drain.js'
+import closeEarlyAnswers, { checkingInterval, guardServer } from './http/connections.js'
+import { answerServerErrors, clientErrorHandler, frameworkErrorHandler } from './http/early-answers.js'
 import { corsOptions } from './http/cors.js'
 import { buildSerializer, buildValidator } from './http/compilers.js'
-import errors, { problemBody, sendProblem } from './http/errors.js'
+import errors from './http/errors.js'
 import idempotency from './http/idempotency.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import rateLimits from './http/rate-limit.js'
-import securityHeaders from './http/security-headers.js'
+import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import textInput, { parseQueryString } from './http/text-input.js'
 import { sharedSchemas } from './http/schemas.js'
 import articleRoutes from './modules/articles/routes.js'
@@ -104,22 +106,21 @@ export async function buildApp (options: AppOptions) {
     // Slugs may be 120 characters, longer than the router's default parameter limit of 100.
     // Query values whose escapes are not UTF-8 are refused (src/http/text-input.ts), not kept as `%FF`.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300, querystringParser: parseQueryString },
-    // A path Fastify cannot decode (`/v1/articles/by-slug/%FF`) is a problem document like any other 400.
-    frameworkErrors: (error, _request, reply) => {
-      const code = (error as { code?: string }).code
-      const problem = code === 'FST_ERR_BAD_URL'
-        ? problemBody('BAD_REQUEST', 'The path is not valid: a percent escape in it is not UTF-8.')
-        : problemBody('BAD_REQUEST', error.message)
-      return sendProblem(reply, problem)
-    },
     // One log line a request (below), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // While closing, requests go through the drain hook (src/http/drain.ts): a problem with
     // Retry-After, not Fastify's bare 503.
     return503OnClosing: false,
-    // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it.
+    // Node's own errors (malformed HTTP, headers too large, a request too slow to arrive) and
+    // the router's (a URL that does not decode) answer as problems too.
+    clientErrorHandler: clientErrorHandler(API_SECURITY_HEADERS),
+    frameworkErrors: frameworkErrorHandler(API_SECURITY_HEADERS),
+    // Fastify's own HTTP server, save that a public cache hit is answered before Fastify sees it,
+    // and that a client's connections and the time its requests take are bounded.
     serverFactory: (handler) => {
-      const server = createServer((req, res) => {
+      const limits = { requestTimeoutMs: config.REQUEST_TIMEOUT_SECONDS * 1000, maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS }
+      const server = createServer({ connectionsCheckingInterval: checkingInterval(limits) }, (req, res) => {
+        if (refused(req, res)) return
         let answered = false
         try {
           // A draining instance answers through Fastify, whose answers close their connections.
@@ -131,9 +132,10 @@ export async function buildApp (options: AppOptions) {
         }
         if (!answered) handler(req, res)
       })
+      const refused = guardServer(server, limits, API_SECURITY_HEADERS)
+      answerServerErrors(server, API_SECURITY_HEADERS)
       // Fastify's defaults, which it sets on the server it makes itself.
       server.keepAliveTimeout = 72_000
-      server.requestTimeout = 0
       server.setTimeout(0)
       return server
     }
@@ -180,17 +182,11 @@ export async function buildApp (options: AppOptions) {
 
   await app.register(errors)
   await app.register(textInput)
-  await app.register(securityHeaders, {
-    // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
-    // The API serves JSON; the interactive docs page needs its own scripts and styles. No
-    // `upgrade-insecure-requests`: on plain HTTP at any address but localhost it sends the docs
-    // page's own assets to https, where nothing answers, and over https they are https already.
-    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': null } }
-  })
+  await app.register(securityHeaders, { headers: API_SECURITY_HEADERS })
   await app.register(cors, corsOptions(config.CORS_ORIGIN))
   // After the headers every answer carries: a draining instance refuses new work with them.
   await app.register(drain)
+  await app.register(closeEarlyAnswers)
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
   if (redis) {

@@ -67,6 +67,12 @@ export const ConfigSchema = Type.Object({
   PUBLIC_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 20_000 }),
   PUBLIC_CACHE_MAX_MB: Type.Integer({ minimum: 1, default: 128 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  // A request, headers and body, must arrive within this (408 after it): long enough for a
+  // 20 MB photo at about 1.5 Mbit/s, short enough that a trickled body cannot hold a connection.
+  REQUEST_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 120 }),
+  // Open connections from one client address (0: no limit). Behind a load balancer every
+  // connection comes from it: raise this, or set 0 and limit at the balancer.
+  MAX_CONNECTIONS_PER_ADDRESS: Type.Integer({ minimum: 0, default: 256 }),
   // Where "Also read" links in bodyHtml point; {slug} is replaced by the article's slug. It names a
   // page of the site that shows articles, not of the API, so PUBLIC_URL is not put in front of it.
   ARTICLE_URL_TEMPLATE: Type.String({ default: '/articles/{slug}' }),

@@ -26,6 +26,9 @@ export function corsOptions (origin: string): FastifyCorsOptions {
     methods,
     allowedHeaders,
     exposedHeaders,
-    maxAge: PREFLIGHT_MAX_AGE
+    maxAge: PREFLIGHT_MAX_AGE,
+    // An OPTIONS without Origin and Access-Control-Request-Method is answered like a preflight
+    // (204), not with the plugin's plain-text 400.
+    strictPreflight: false
   }
 }

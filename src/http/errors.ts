@@ -1,5 +1,5 @@
 // One error registry and one error handler: every failure leaves as RFC 9457 problem+json.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Problem } from './schemas.js'
 
@@ -14,6 +14,7 @@ const titles = {
   FORBIDDEN: [403, 'Forbidden'],
   NOT_FOUND: [404, 'Not Found'],
   METHOD_NOT_ALLOWED: [405, 'Method Not Allowed'],
+  REQUEST_TIMEOUT: [408, 'Request Timeout'],
   SLUG_TAKEN: [409, 'Slug Taken'],
   CONFLICT: [409, 'Conflict'],
   STILL_REFERENCED: [409, 'Still Referenced'],
@@ -22,10 +23,13 @@ const titles = {
   IDEMPOTENCY_KEY_IN_USE: [409, 'Idempotency Key In Use'],
   PRECONDITION_FAILED: [412, 'Precondition Failed'],
   PAYLOAD_TOO_LARGE: [413, 'Payload Too Large'],
+  URI_TOO_LONG: [414, 'URI Too Long'],
   RANGE_NOT_SATISFIABLE: [416, 'Range Not Satisfiable'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Unsupported Media Type'],
   IDEMPOTENCY_KEY_REUSED: [422, 'Idempotency Key Reused'],
+  EXPECTATION_FAILED: [417, 'Expectation Failed'],
   RATE_LIMITED: [429, 'Too Many Requests'],
+  HEADERS_TOO_LARGE: [431, 'Request Header Fields Too Large'],
   INTERNAL: [500, 'Internal Server Error'],
   UNAVAILABLE: [503, 'Service Unavailable']
 } as const satisfies Record<string, readonly [number, string]>
@@ -139,13 +143,34 @@ function toProblem (error: FastifyError & { extra?: AppError['extra'] }, request
   return { problem: problemBody('INTERNAL', 'Something went wrong on our side; it has been logged.') }
 }
 
+const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const methodOrder = (method: string) => {
+  const i = ORDER.indexOf(method)
+  return i === -1 ? ORDER.length : i
+}
+
 export default fp(async function errors (app: FastifyInstance) {
+  // Every method some route answers, to tell a path that exists under other methods (405) from
+  // one that does not (404). OPTIONS is left out: CORS answers preflights on every path.
+  const methods = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'OPTIONS') methods.add(method)
+  })
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]
+    const allowed = [...methods].filter((method) => app.findRoute({ method: method as HTTPMethods, url: path }) !== null)
+    if (allowed.length === 0) return sendProblem(reply, problemBody('NOT_FOUND', `No route ${request.method} ${path}.`))
+    const allow = [...allowed, 'OPTIONS'].sort((a, b) => methodOrder(a) - methodOrder(b)).join(', ')
+    return sendProblem(reply, problemBody('METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allow}.`), { allow })
+  }
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // A request no route takes fails on its body (broken JSON, a wrong type) before the not-found
+    // handler runs: what it is, is still a 404 or a 405.
+    if (request.is404 && (error.statusCode ?? 500) < 500) return noRoute(request, reply)
     const { problem, headers } = toProblem(error, request)
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused')
     return sendProblem(reply, problem, headers)
   })
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problemBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)))
+  app.setNotFoundHandler(noRoute)
 }, { name: 'errors' })

@@ -11,17 +11,20 @@ type Schema = NonNullable<RouteOptions['schema']> & { response?: Record<string, 
 function documentShared (route: RouteOptions) {
   const access = route.config?.access
   const schema = route.schema as Schema | undefined
-  if (!schema || access === undefined || schema.hide) return
+  if (!schema || schema.hide) return
   const response = (schema.response ??= {})
+  // Every GET has an ETag, health checks included.
+  const methods = [route.method].flat()
+  if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
+  if (access === undefined) return
   const add = (status: keyof typeof problems) => { response[status] ??= problems[status] }
   schema.security = access === 'public' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
   if (access !== 'public') add(403)
   add(400)
-  const methods = Array.isArray(route.method) ? route.method : [route.method]
-  if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
-  if (schema.body) { add(413); add(415) }
+  // A body is read wherever a method may carry one, even where the route takes none.
+  if (schema.body || methods.some((m) => m !== 'GET' && m !== 'HEAD')) { add(413); add(415) }
   if ((methods.includes('POST') || methods.includes('PATCH')) && route.config?.idempotent !== false) {
     add(409); add(422)
     ;(schema as Record<string, unknown>)[IDEMPOTENT] = true
@@ -93,7 +96,11 @@ export default fp(async function openapi (app: FastifyInstance) {
       info: {
         title: 'Dateline API',
         version: '1.0.0',
-        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag. Text is UTF-8 and stored as sent: a JSON body in another charset is a 415; bytes that are not UTF-8, NUL and unpaired surrogates, in any string, form field or query parameter, are a 400 naming the field.'
+        description: 'A headless CMS for newsrooms. Errors are RFC 9457 problem documents; lists use cursor pagination; every GET has an ETag. Text is UTF-8 and stored as sent: a JSON body in another charset is a 415; bytes that are not UTF-8, NUL and unpaired surrogates, in any string, form field or query parameter, are a 400 naming the field.\n\n' +
+          'Beyond the statuses each operation lists, any request may get, as a problem document: `405` with `Allow` for a method the path does not take; ' +
+          '`400` for malformed HTTP or a path that is not valid percent-encoding; `408` when the request does not arrive in full in time; `414` for a path segment over 300 characters; ' +
+          '`417` for an `Expect` other than `100-continue`; `431` for headers over 16 KB; `429` with `Retry-After` for a connection over its address\'s limit; `503` with `Retry-After` from an instance shutting down. ' +
+          'Those written before a request could be parsed carry no `X-Request-Id`. An answer given before the request body arrived closes the connection.'
       },
       servers: [{ url: '/' }],
       components: {

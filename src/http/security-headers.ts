@@ -23,8 +23,19 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
-export default fp(async function securityHeaders (app: FastifyInstance, options: HelmetOptions) {
-  const headers = helmetHeaders(options)
+/**
+ * The headers every answer of the API carries, those made outside Fastify too (src/http/early-answers.ts).
+ */
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(helmetHeaders({
+  // Front ends on other origins embed our images and call the API: that is the point of a headless CMS.
+  crossOriginResourcePolicy: { policy: 'cross-origin' },
+  // The API serves JSON; the interactive docs page needs its own scripts and styles. No
+  // `upgrade-insecure-requests`: on plain HTTP at any address but localhost it sends the docs
+  // page's own assets to https, where nothing answers, and over https they are https already.
+  contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': null } }
+}))
+
+export default fp(async function securityHeaders (app: FastifyInstance, { headers }: { headers: Readonly<Record<string, string>> }) {
   app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers)
     done()
