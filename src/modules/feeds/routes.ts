@@ -28,8 +28,19 @@ const examples: Record<Scope, string> = { sections: 'national', tags: 'floods', 
 
 const documented = {
   200: {
-    description: 'The feed.',
-    content: Object.fromEntries(Object.values(formats).map((f) => [f.type.split(';')[0], { schema: { type: 'string' } }]))
+    description: 'The feed, in the format its file name says.',
+    content: {
+      'application/rss+xml': { schema: { type: 'string', description: 'RSS 2.0.' } },
+      'application/atom+xml': { schema: { type: 'string', description: 'Atom 1.0.' } },
+      'application/feed+json': {
+        schema: {
+          type: 'object',
+          description: 'JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/).',
+          required: ['version', 'title', 'items'],
+          properties: { version: { type: 'string', const: 'https://jsonfeed.org/version/1.1' }, title: { type: 'string' }, items: { type: 'array', items: { type: 'object' } } }
+        }
+      }
+    }
   }
 }
 
