@@ -5,7 +5,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The migration linter's binary is an optional dependency for CI, not for the image.
+RUN npm run build && npm prune --omit=dev && rm -rf node_modules/@squawk-cli
 
 # Run stage: compiled code, production modules and migrations, as the unprivileged node user.
 FROM node:22-bookworm-slim
