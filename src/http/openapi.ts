@@ -16,8 +16,10 @@ function documentShared (route: RouteOptions) {
   // Every GET has an ETag, health checks included.
   const methods = [route.method].flat()
   if (methods.includes('GET')) response[304] ??= { type: 'null', description: 'Not Modified: the `If-None-Match` ETag is current.' }
-  if (access === undefined) return
   const add = (status: keyof typeof problems) => { response[status] ??= problems[status] }
+  // Any query string is read, and one that is not valid text (src/http/text-input.ts) is a 400.
+  add(400)
+  if (access === undefined) return
   schema.security = access === 'public' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
