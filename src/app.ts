@@ -23,6 +23,7 @@ import idempotency from './http/idempotency.js'
 import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from './http/failure-limiter.js'
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
+import { ChangeFollower } from './modules/changes/follower.js'
 import rateLimits from './http/rate-limit.js'
 import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import textInput, { parseQueryString } from './http/text-input.js'
@@ -62,6 +63,8 @@ declare module 'fastify' {
     now: () => Date
     /** Image uploads being decoded, and waiting to be (IMAGE_PROCESSING_CONCURRENCY, _QUEUE). */
     imageQueue: WorkQueue
+    /** Reads the change log and applies it here (src/modules/changes/follower.ts). */
+    changeFollower: ChangeFollower
   }
 }
 
@@ -159,9 +162,13 @@ export async function buildApp (options: AppOptions) {
   app.decorate('now', options.now ?? (() => new Date()))
   app.decorate('imageQueue', new WorkQueue(config.IMAGE_PROCESSING_CONCURRENCY, config.IMAGE_PROCESSING_QUEUE))
 
+  const follower = new ChangeFollower({ database, pollMs: config.CHANGES_POLL_MS, replicas, log: app.log })
+  app.decorate('changeFollower', follower)
   const cache = new PublicCache({
     database,
-    now: app.now,
+    follower,
+    maxAgeMs: config.PUBLIC_CACHE_MAX_AGE_SECONDS * 1000,
+    maxLagMs: config.CHANGES_MAX_LAG_SECONDS * 1000,
     enabled: config.PUBLIC_CACHE,
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
@@ -210,7 +217,7 @@ export async function buildApp (options: AppOptions) {
   const hashClient = clientHasher(database.db, config.CLIENT_HASH_SECRET)
   // After auth, which tells whose keys a request may use; its onSend sees the plain body.
   await app.register(idempotency, { db: database.db, now: app.now, ttlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS, hashClient })
-  await app.register(publicCache, { cache })
+  await app.register(publicCache, { cache, follower })
   await app.register(notModified)
   // Last of the onSend hooks: the cache stores, and 304s are decided, on the plain body.
   await app.register(compression)

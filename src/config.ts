@@ -62,8 +62,11 @@ export const ConfigSchema = Type.Object({
   // Seeds demo content into an empty embedded database on first start.
   SEED_DEMO: Type.Boolean({ default: true }),
   PUBLIC_CACHE_CONTROL: Type.String({ default: 'public, max-age=60, stale-while-revalidate=600' }),
-  // Anonymous responses kept in memory, emptied on every write (on every instance).
+  // Anonymous responses kept in memory, each evicted by the changes that touch its cache tags
+  // (on every instance, which follow the change log).
   PUBLIC_CACHE: Type.Boolean({ default: true }),
+  // The longest a stored response is served, whatever changed or not: a last guard.
+  PUBLIC_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   PUBLIC_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 20_000 }),
   PUBLIC_CACHE_MAX_MB: Type.Integer({ minimum: 1, default: 128 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
@@ -107,7 +110,15 @@ export const ConfigSchema = Type.Object({
   // Failed-authentication budget per client IP and minute.
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
   // How long the answer to an Idempotency-Key is kept for its repeats.
-  IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 86400 })
+  IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 86400 }),
+  // Each instance reads the change log at least this often (a notification wakes it sooner), so
+  // a lost notification delays an eviction by about this much.
+  CHANGES_POLL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  // An instance whose follower has not read the log for this long stops serving its cache and
+  // reports itself not ready.
+  CHANGES_MAX_LAG_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
+  // How long changes stay in the log (GET /v1/changes answers 410 for older positions).
+  CHANGES_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 })
 })
 
 export type Config = Static<typeof ConfigSchema>

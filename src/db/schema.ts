@@ -1,6 +1,7 @@
 // Every table, index and relation of Dateline. Migrations are generated from this file.
 import { sql } from 'drizzle-orm'
 import {
+  bigint,
   boolean,
   customType,
   index,
@@ -286,3 +287,87 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
   claimedAt: time('claimed_at').notNull(),
   expiresAt: time('expires_at').notNull()
 }, (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)])
+
+// The change log: one row for every write that changes what a reader can see, written in that
+// write's own transaction. Caches evict by its tags, webhooks and purges are sent from it, and
+// GET /v1/changes serves it. `seq` is set by a trigger (migrations/0005) that takes a lock held
+// to commit, so rows become visible in `seq` order: a follower that has read N missed nothing
+// below N.
+export const changes = pgTable('changes', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  at: time('at').notNull(),
+  // article, author, photo, section, tag, comment
+  entity: text('entity').notNull(),
+  entityId: uuid('entity_id').notNull(),
+  // article.published, article.updated, comment.approved, ...
+  event: text('event').notNull(),
+  // The cache tags it evicts (src/lib/cache-tags.ts).
+  tags: text('tags').array().notNull(),
+  // What a receiver needs to find the entity: its slug, a comment's article.
+  data: jsonb('data').$type<Record<string, string>>().notNull().default({})
+}, (t) => [index('changes_at_idx').on(t.at)])
+
+// Where each reader of the change log has got to, for readers shared by all instances (the
+// scheduled-publication ticker, webhook fan-out, purgers, pruning): one row each, claimed with
+// FOR UPDATE SKIP LOCKED, so one instance at a time moves it.
+export const changeCursors = pgTable('change_cursors', {
+  name: text('name').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull().default(0),
+  at: time('at')
+})
+
+export const webhooks = pgTable('webhooks', {
+  id: id(),
+  url: text('url').notNull(),
+  description: text('description'),
+  // Event names it wants (`article.published`), or `*` for all.
+  events: text('events').array().notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  // Standard Webhooks signing secret (`whsec_...`), shown once. During a rotation the previous
+  // one also signs until `previous_secret_expires_at`.
+  secret: text('secret').notNull(),
+  previousSecret: text('previous_secret'),
+  previousSecretExpiresAt: time('previous_secret_expires_at'),
+  // Why it was disabled by the system (kept failing), null when enabled or disabled by hand.
+  disabledReason: text('disabled_reason'),
+  failingSince: time('failing_since'),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+})
+
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  // Also the `webhook-id` header: the same on every attempt, so receivers can de-duplicate.
+  id: id(),
+  webhookId: uuid('webhook_id').notNull().references(() => webhooks.id, { onDelete: 'cascade' }),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  event: text('event').notNull(),
+  entity: text('entity').notNull(),
+  entityId: uuid('entity_id').notNull(),
+  // The exact bytes sent (and signed) on every attempt.
+  body: text('body').notNull(),
+  // pending, delivered, failed (gave up); a pending one with `lease_until` ahead is being sent.
+  state: text('state').notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: time('next_attempt_at').notNull(),
+  leaseUntil: time('lease_until'),
+  lastStatus: integer('last_status'),
+  lastDurationMs: integer('last_duration_ms'),
+  lastError: text('last_error'),
+  createdAt: createdAt(),
+  deliveredAt: time('delivered_at')
+}, (t) => [
+  index('webhook_deliveries_due_idx').on(t.state, t.nextAttemptAt),
+  index('webhook_deliveries_webhook_idx').on(t.webhookId, t.createdAt),
+  index('webhook_deliveries_entity_idx').on(t.webhookId, t.entityId, t.seq)
+])
+
+export const webhookAttempts = pgTable('webhook_attempts', {
+  id: id(),
+  deliveryId: uuid('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  at: time('at').notNull(),
+  status: integer('status'),
+  durationMs: integer('duration_ms').notNull(),
+  error: text('error')
+}, (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)])

@@ -4,20 +4,19 @@
 // Correctness comes first:
 // - only anonymous GETs are stored or served (no Authorization header), and only 200s, so a
 //   draft or a private field can never enter it: anonymous callers cannot see them at all;
-// - every successful write bumps a generation that empties the cache, here at once and on every
-//   other instance through PostgreSQL NOTIFY; a write answers only after a notification sent
-//   after it came back, so the next read anywhere finds the cache already emptied;
-// - while the listening connection is down the cache is off, as missed messages could be changes;
-// - a scheduled article's time passing is a change too: the cache knows the next such time.
+// - every entry carries the cache tags of what it was built from (src/lib/cache-tags.ts), and
+//   every change in the change log evicts exactly the entries carrying one of its tags: here
+//   before the write answers, on every other instance as its follower reads the log
+//   (src/modules/changes/follower.ts);
+// - while the follower cannot read the log the cache is not served, as it could miss changes;
+// - each entry is served for PUBLIC_CACHE_MAX_AGE_SECONDS at most, whatever happened.
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { and, eq, gt, min, sql } from 'drizzle-orm'
-import type { Database, Subscription } from '../db/client.js'
+import type { Database } from '../db/client.js'
 import type { ReplicaSet } from '../db/replicas.js'
-import { prepared } from '../db/prepared.js'
-import { articles } from '../db/schema.js'
+import type { Applied, ChangeFollower } from '../modules/changes/follower.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
 
@@ -25,17 +24,34 @@ declare module 'fastify' {
   interface FastifyInstance {
     publicCache: PublicCache
   }
+  interface FastifyRequest {
+    /** The cache tags of what this response was built from (tagResponse). */
+    cacheTags: string[] | null
+  }
+}
+
+/** Tags an entry that no route tagged: every change evicts it. */
+export const UNTAGGED = 'untagged'
+
+/** Adds cache tags to the response of a request (a public read's handler calls it). */
+export function tagResponse (request: FastifyRequest, tags: Iterable<string>) {
+  request.cacheTags ??= []
+  for (const tag of tags) request.cacheTags.push(tag)
 }
 
 export type PublicCacheOptions = {
   database: Database
-  now: () => Date
+  follower: ChangeFollower
   maxEntries: number
+  /** Milliseconds an entry is served at most. */
+  maxAgeMs: number
+  /** The cache is not served while the follower has not read the log for this long. */
+  maxLagMs: number
   maxBytes: number
   enabled: boolean
   /** CORS answers differ by Origin when only some origins are allowed: then it is part of the key. */
   varyOnOrigin: boolean
-  /** Read replicas, told how far each change went, and kept off while our own is on its way. */
+  /** Read replicas, kept off while a write of ours is being applied. */
   replicas?: ReplicaSet
   /** Where a hit's log line goes (a miss is logged by the app like any request). */
   log: FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
@@ -47,7 +63,10 @@ type Variant = { body: Buffer, headers: string[] }
 
 /** A stored response: the 200 as computed, its compressed copies, and the 304's headers. */
 type Entry = {
-  generation: number, etag: string
+  etag: string
+  tags: string[]
+  /** Date.now() when stored. */
+  storedAt: number
   identity: Variant
   /** Made the first time a client asks for each encoding. */
   encoded: Partial<Record<Encoding, Variant>>
@@ -60,24 +79,25 @@ type Entry = {
   used: boolean
 }
 
-const CHANNEL = 'dateline_content_changed'
 const GRACE_MS = 5
+/** Evictions remembered, so a miss computed across one does not store what it evicted. */
+const RECENT = 1000
 /** The longest a request waits for another one computing the same response. */
 const WAIT_MS = 2000
 
 export class PublicCache {
   private entries = new Map<string, Entry>()
+  /** Each tag and the keys of the entries that carry it. */
+  private byTag = new Map<string, Set<string>>()
   private bytes = 0
-  private generation = 0
-  private listening = false
-  private nextDue: number | undefined = 0
-  private refreshing: Promise<void> | undefined
-  private readonly instance = randomUUID()
-  private echoes = new Map<string, () => void>()
-  private flight: Promise<void> | undefined
-  private queued: Promise<void> | undefined
-  /** The key and generation of each request that missed, so its response can be stored. */
-  private readonly pending = new WeakMap<FastifyRequest, { key: string, generation: number, waiting?: Array<() => void> }>()
+  /** Counts evictions; a miss remembers it, to check at store time what was evicted since. */
+  private epoch = 0
+  /** The last evictions' epochs and tags, oldest first. */
+  private recent: Array<{ epoch: number, tags: Set<string> }> = []
+  /** Misses from before this epoch store nothing (the cache was emptied since). */
+  private floor = 0
+  /** The key and epoch of each request that missed, so its response can be stored. */
+  private readonly pending = new WeakMap<FastifyRequest, { key: string, epoch: number, waiting?: Array<() => void> }>()
   /** Keys being computed, with the requests waiting for them: a hot miss is computed once. */
   private readonly computing = new Map<string, Array<() => void>>()
   /** Set as the app starts closing: from then on Fastify answers, with its 503s. */
@@ -86,60 +106,62 @@ export class PublicCache {
   /** Hits answered by the HTTP server before Fastify (`serveRaw`). */
   early = 0
   misses = 0
-  notifications = 0
+  evicted = 0
 
-  constructor (private readonly opts: PublicCacheOptions) {}
+  constructor (private readonly opts: PublicCacheOptions) {
+    opts.follower.subscribe({ apply: (changes) => this.apply(changes), reset: () => this.clear() })
+  }
 
   get enabled () { return this.opts.enabled }
 
-  /** Called for every notification, ours or another instance's: `<id>[ <WAL position>]`. */
-  changed (payload: string) {
-    const [id, position] = payload.split(' ')
-    if (position) this.opts.replicas?.reached(position)
-    this.bump()
-    this.echoes.get(id)?.()
+  /** Evicts the entries carrying any tag of these changes (and every untagged entry). */
+  apply (changes: Applied[]) {
+    const tags = new Set<string>([UNTAGGED])
+    for (const c of changes) for (const t of c.tags) tags.add(t)
+    this.epoch++
+    this.recent.push({ epoch: this.epoch, tags })
+    if (this.recent.length > RECENT) this.recent.shift()
+    for (const tag of tags) {
+      const keys = this.byTag.get(tag)
+      if (!keys) continue
+      for (const key of [...keys]) { this.drop(key); this.evicted++ }
+    }
   }
 
-  lost () {
-    this.listening = false
-    this.bump()
-  }
-
-  online () {
-    this.listening = true
-  }
-
-  private bump () {
-    this.generation++
+  /** Empties the cache: what changed is unknown. */
+  clear () {
+    this.epoch++
+    this.floor = this.epoch
     this.entries.clear()
+    this.byTag.clear()
     this.bytes = 0
-    this.nextDue = undefined
   }
 
-  /** Whether the cache may answer now without any I/O. */
+  private drop (key: string) {
+    const entry = this.entries.get(key)
+    if (!entry) return
+    this.entries.delete(key)
+    this.bytes -= entry.size
+    for (const tag of entry.tags) {
+      const keys = this.byTag.get(tag)
+      keys?.delete(key)
+      if (keys?.size === 0) this.byTag.delete(tag)
+    }
+  }
+
+  /** Whether the cache may answer now: the follower has read the log recently enough. */
   private ready (): boolean {
-    if (!this.opts.enabled || !this.listening || this.nextDue === undefined) return false
-    if (this.opts.now().getTime() < this.nextDue) return true
-    this.bump()
-    return false
+    return this.opts.enabled && this.opts.follower.lagMs <= this.opts.maxLagMs
   }
 
-  /** Whether the cache may be used now; learns the next scheduled publication time first. */
-  private async prepare (): Promise<boolean> {
-    if (this.ready()) return true
-    this.refreshing ??= this.refreshDue().finally(() => { this.refreshing = undefined })
-    // A failed look-up (database down) leaves the cache off; a later request tries again.
-    await this.refreshing.catch(() => {})
-    return this.ready()
-  }
-
-  private async refreshDue () {
-    const generation = this.generation
-    const now = this.opts.now()
-    // Asked again after every write: prepared.
-    const [row] = await prepared(this.opts.database.db, 'next_scheduled', (db, name) => db.select({ next: min(articles.publishedAt) }).from(articles)
-      .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, sql.placeholder('now')))).prepare(name)).execute({ now })
-    if (generation === this.generation) this.nextDue = row?.next ? row.next.getTime() : Number.POSITIVE_INFINITY
+  /** A stored entry still young enough to serve. */
+  private fresh (key: string): Entry | undefined {
+    const entry = this.entries.get(key)
+    if (entry && Date.now() - entry.storedAt > this.opts.maxAgeMs) {
+      this.drop(key)
+      return undefined
+    }
+    return entry
   }
 
   /** Only anonymous GETs of the API: a request with any Authorization header is never a hit. */
@@ -159,8 +181,8 @@ export class PublicCache {
    */
   private answer (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, waited = false): void {
     const key = this.keyOf(request.url, request.headers)
-    const entry = this.entries.get(key)
-    if (!entry || entry.generation !== this.generation) {
+    const entry = this.fresh(key)
+    if (!entry) {
       const waiting = this.computing.get(key)
       if (waiting && !waited) {
         waiting.push(() => this.answer(request, reply, done, true))
@@ -168,7 +190,7 @@ export class PublicCache {
       }
       this.misses++
       // The first to miss computes for the others; one that waited in vain goes on by itself.
-      this.pending.set(request, { key, generation: this.generation, waiting: waiting ? undefined : this.compute(key) })
+      this.pending.set(request, { key, epoch: this.epoch, waiting: waiting ? undefined : this.compute(key) })
       return done()
     }
     // Written straight to the socket: the headers were complete when the entry was stored.
@@ -212,8 +234,8 @@ export class PublicCache {
     const url = req.url
     if (this.closing || url === undefined || !this.eligible(req.method, url, req.headers) || !this.ready()) return false
     const key = this.keyOf(url, req.headers)
-    const entry = this.entries.get(key)
-    if (!entry || entry.generation !== this.generation) return false
+    const entry = this.fresh(key)
+    if (!entry) return false
     // The id a caller sent is kept, as Fastify does with `requestIdHeader`.
     const id = req.headers['x-request-id']
     this.early++
@@ -259,15 +281,21 @@ export class PublicCache {
    * (security headers, CORS, auth) run, with the headers they set for the stored response.
    */
   readonly serve: onRequestHookHandler = (request, reply, done) => {
-    if (!this.opts.enabled || !this.listening || !this.eligible(request.method, request.url, request.headers)) return done()
-    if (this.ready()) return this.answer(request, reply, done)
-    this.prepare().then((usable) => (usable ? this.answer(request, reply, done) : done()), done)
+    if (!this.ready() || !this.eligible(request.method, request.url, request.headers)) return done()
+    this.answer(request, reply, done)
+  }
+
+  /** Whether a change evicted one of these tags since `epoch` (or the cache was emptied). */
+  private touchedSince (epoch: number, tags: string[]) {
+    if (epoch === this.epoch) return false
+    if (epoch < this.floor || (this.recent[0]?.epoch ?? 0) > epoch + 1) return true
+    return this.recent.some((r) => r.epoch > epoch && tags.some((t) => r.tags.has(t)))
   }
 
   /** Stores a response computed for a request that missed, if nothing changed meanwhile. */
-  store (request: FastifyRequest, headers: OutgoingHttpHeaders, payload: string) {
+  store (request: FastifyRequest, headers: OutgoingHttpHeaders, payload: string, tags: string[]) {
     const miss = this.pending.get(request)
-    if (!miss || miss.generation !== this.generation || this.nextDue === undefined || !this.listening) return
+    if (!miss || !this.ready() || this.touchedSince(miss.epoch, tags)) return
     const body = Buffer.from(payload)
     if (body.length > this.opts.maxBytes / 10) return
     const common: string[] = []
@@ -278,11 +306,11 @@ export class PublicCache {
     common.push('x-cache', 'hit')
     const notModified: string[] = []
     for (let i = 0; i < common.length; i += 2) if (common[i] !== 'content-type') notModified.push(common[i], common[i + 1])
-    const old = this.entries.get(miss.key)
-    if (old) { this.bytes -= old.size; this.entries.delete(miss.key) }
+    this.drop(miss.key)
     this.entries.set(miss.key, {
-      generation: miss.generation,
       etag: String(headers.etag),
+      tags,
+      storedAt: Date.now(),
       identity: { body, headers: [...common, 'content-length', String(body.length), 'x-request-id', ''] },
       encoded: {},
       common,
@@ -290,6 +318,11 @@ export class PublicCache {
       size: body.length,
       used: false
     })
+    for (const tag of tags) {
+      const keys = this.byTag.get(tag)
+      if (keys) keys.add(miss.key)
+      else this.byTag.set(tag, new Set([miss.key]))
+    }
     this.bytes += body.length
     this.evict(miss.key)
     this.finished(request)
@@ -301,91 +334,64 @@ export class PublicCache {
       if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) return
       // The entry just stored is not the one to go, even when every other one was read.
       if (key === stored) continue
-      this.entries.delete(key)
       if (entry.used) {
         entry.used = false
+        this.entries.delete(key)
         this.entries.set(key, entry)
       } else {
-        this.bytes -= entry.size
+        this.drop(key)
       }
     }
   }
 
   /**
-   * Empties this cache and every other instance's, and returns once a notification sent after
-   * this call went round. Concurrent writes share one: while a notification is on its way, the
-   * writes that arrive meanwhile wait for the next one, which then covers them all.
+   * After a write committed: reads the change log here (a read that starts now, so it sees the
+   * write's changes) and evicts what they touch, before the write answers. Other instances were
+   * woken by the same commit; a few milliseconds let theirs land too, so the next read anywhere
+   * is most likely fresh (and at worst one poll late). Replicas serve none of this instance's
+   * reads meanwhile.
    */
-  invalidate (): Promise<void> {
-    this.bump()
-    if (!this.opts.enabled) return Promise.resolve()
-    // Until the notification is back with the change's WAL position, reads stay on the primary.
+  async written (): Promise<void> {
     const release = this.opts.replicas?.hold()
-    return this.notifyAll().finally(release)
-  }
-
-  private notifyAll (): Promise<void> {
-    // Not listening ourselves: tell the others, but no echo can come back to wait for.
-    if (!this.listening) return this.opts.database.notify(CHANNEL, '').catch(() => {})
-    if (!this.flight) return this.fly()
-    this.queued ??= this.flight.catch(() => {}).then(() => { this.queued = undefined; return this.fly() })
-    return this.queued
-  }
-
-  private fly (): Promise<void> {
-    const flight: Promise<void> = this.roundTrip().finally(() => { if (this.flight === flight) this.flight = undefined })
-    this.flight = flight
-    return flight
-  }
-
-  private async roundTrip () {
-    this.notifications++
-    const payload = `${this.instance}:${randomUUID()}`
-    const echoed = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { this.echoes.delete(payload); this.lost(); resolve() }, 2000)
-      this.echoes.set(payload, () => { clearTimeout(timer); this.echoes.delete(payload); resolve() })
-    })
-    await this.opts.database.notify(CHANNEL, payload)
-    await echoed
-    // Other instances got the same message at the same moment as our echo; a few milliseconds
-    // more let theirs land before this write answers, so the next read anywhere is fresh.
-    if (this.opts.database.driver === 'pg') await new Promise((resolve) => setTimeout(resolve, GRACE_MS))
-  }
-
-  async start (): Promise<Subscription> {
-    const subscription = await this.opts.database.listen(CHANNEL, (p) => { this.online(); this.changed(p) }, () => this.lost())
-    this.online()
-    return subscription
+    try {
+      await this.opts.follower.follow()
+      if (this.opts.enabled && this.opts.database.driver === 'pg') await new Promise((resolve) => setTimeout(resolve, GRACE_MS))
+    } catch {
+      // The log cannot be read (the database just went away): nothing stored may be trusted.
+      this.clear()
+    } finally {
+      release?.()
+    }
   }
 
   get stats () {
-    return { entries: this.entries.size, bytes: this.bytes, hits: this.hits, early: this.early, misses: this.misses, generation: this.generation, notifications: this.notifications }
+    return { entries: this.entries.size, tags: this.byTag.size, bytes: this.bytes, hits: this.hits, early: this.early, misses: this.misses, evicted: this.evicted, applied: this.opts.follower.applied }
   }
 }
 
-// Writes that change nothing an anonymous reader can see: a comment waits for moderation, and
-// a new article is a draft (publishing it is a write of its own).
-const privateWrites = new Set(['/v1/articles/:id/comments', '/v1/articles'])
-const changesNothingPublic = (request: FastifyRequest) =>
-  request.method === 'POST' && privateWrites.has(request.routeOptions.url ?? '')
+/** The tags of a response: those its handler gave, or UNTAGGED. */
+const tagsOf = (request: FastifyRequest) => (request.cacheTags && request.cacheTags.length > 0 ? [...new Set(request.cacheTags)] : [UNTAGGED])
 
 /**
- * Stores anonymous 200s and empties the caches on writes. Registered after the plugins that set
- * headers (caching, helmet, CORS), so a stored response carries all of them; the cache's
- * `serve` hook must be the app's first onRequest hook.
+ * Stores anonymous 200s, tells outside caches their tags, and applies a write's changes before
+ * it answers. Registered after the plugins that set headers (caching, helmet, CORS), so a stored
+ * response carries all of them; the cache's `serve` hook must be the app's first onRequest hook.
  */
-export default fp(async function publicCache (app: FastifyInstance, opts: { cache: PublicCache }) {
-  const { cache } = opts
+export default fp(async function publicCache (app: FastifyInstance, opts: { cache: PublicCache, follower: ChangeFollower }) {
+  const { cache, follower } = opts
   app.decorate('publicCache', cache)
+  app.decorateRequest('cacheTags', null)
   app.addHook('preClose', async () => { cache.closing = true })
-  let subscription: Subscription | undefined
-  if (cache.enabled) {
-    app.addHook('onReady', async () => { subscription = await cache.start() })
-    app.addHook('onClose', async () => { await subscription?.close() })
-  }
+  app.addHook('onReady', async () => { await follower.start() })
+  app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode === 200 && typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload)
+    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || request.headers.authorization !== undefined) return payload
+    // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
+    const tags = tagsOf(request)
+    reply.header('surrogate-key', tags.join(' '))
+    reply.header('cache-tag', tags.join(','))
+    if (typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload, tags)
     return payload
   })
 
@@ -393,12 +399,10 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onResponse', async (request) => { cache.finished(request) })
   app.addHook('onRequestAbort', async (request) => { cache.finished(request) })
 
-  // Writes empty the caches before their response leaves, so the next read is fresh.
+  // A write's changes are applied here before its response leaves, so the next read is fresh.
   app.addHook('onSend', async (request, reply, payload) => {
     const isWrite = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS'
-    if (isWrite && reply.statusCode < 400 && request.url.startsWith('/v1/') && !changesNothingPublic(request)) {
-      await cache.invalidate()
-    }
+    if (isWrite && reply.statusCode < 400 && request.url.startsWith('/v1/')) await cache.written()
     return payload
   })
 }, { name: 'public-cache', dependencies: ['caching'] })

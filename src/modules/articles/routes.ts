@@ -108,7 +108,7 @@ const articleRoutes: Routes = async (app) => {
     config: { access: 'author' },
     schema: { operationId: 'deleteArticle', summary: 'Delete an article (authors: their own drafts)', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => {
-    await deleteArticle(app.db, request.params.id, { ifMatch: ifMatch(request), guard: guardFor(request) })
+    await deleteArticle(app.db, request.params.id, { ifMatch: ifMatch(request), now: app.now(), guard: guardFor(request) })
     return reply.code(204).send()
   })
 

@@ -19,6 +19,7 @@ import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
 import { cleanBlocks, cleanInline, derived, photoIdsOf, relatedIdsOf } from './body.js'
+import { articleState, recordArticleChange } from './changes.js'
 import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
 import type { Block, CreateArticle, ListArticles, UpdateArticle } from './schemas.js'
 
@@ -335,6 +336,7 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current, authorIds } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const state = await articleState(tx, id, opts.now)
     const before = await snapshotOf(tx, current, authorIds)
     const body = input.body !== undefined ? cleanBlocks(input.body) : undefined
     const links: Partial<Links> = {
@@ -365,6 +367,7 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
     else await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
     await writeLinks(tx, id, links)
     await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
+    await recordArticleChange(tx, id, state, opts.now)
     return id
   })
 }
@@ -389,6 +392,7 @@ export async function changeStatus (db: Db, id: string, transition: Transition, 
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const state = await articleState(tx, id, opts.now)
     let next: Partial<typeof articles.$inferInsert>
     // A schedule withdrawn before its time never made the article public: it leaves no first
     // publication behind, or a later publish would put the story back at a time it never ran.
@@ -406,19 +410,22 @@ export async function changeStatus (db: Db, id: string, transition: Transition, 
       next = { status: 'archived', ...neverPublic }
     }
     await tx.update(articles).set({ ...next, version: current.version + 1, updatedAt: opts.now }).where(eq(articles.id, id))
+    await recordArticleChange(tx, id, state, opts.now)
     return id
   })
 }
 
-export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: IfMatch, guard: Guard }) {
+export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: IfMatch, now: Date, guard: Guard }) {
   await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     await lockArticle(tx, id, opts.ifMatch, opts.guard)
+    const state = await articleState(tx, id, opts.now)
     const linking = await tx.select({ id: articles.id, label: articles.headline }).from(articleRelated)
       .innerJoin(articles, eq(articles.id, articleRelated.articleId))
       .where(and(eq(articleRelated.relatedId, id), ne(articleRelated.articleId, id))).limit(50)
     assertUnreferenced('The article', linking.map((r) => ({ resource: 'article', ...r })))
     await tx.delete(articles).where(eq(articles.id, id))
+    await recordArticleChange(tx, id, state, opts.now)
   })
 }
 

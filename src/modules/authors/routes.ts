@@ -47,7 +47,7 @@ const authorRoutes: Routes = async (app) => {
     config: { access: 'editor' },
     schema: { operationId: 'createAuthor', summary: 'Create an author', tags, body: CreateAuthorBody, response: { 201: ref(AuthorSchema), ...errorResponses(409) } }
   }, async (request, reply) => committed(request, reply, async (db) =>
-    present(request, created(reply, request, await createAuthor(db, request.body, app.now())), {}, db), { transaction: false }))
+    present(request, created(reply, request, await createAuthor(db, request.body, app.now())), {}, db)))
 
   app.patch('/:id', {
     config: { access: 'editor' },
@@ -59,7 +59,7 @@ const authorRoutes: Routes = async (app) => {
     config: { access: 'editor' },
     schema: { operationId: 'deleteAuthor', summary: 'Delete an author who is in no byline', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => {
-    await deleteAuthor(app.db, request.params.id, ifMatch(request))
+    await deleteAuthor(app.db, request.params.id, ifMatch(request), app.now())
     return reply.code(204).send()
   })
 }

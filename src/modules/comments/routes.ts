@@ -137,7 +137,7 @@ export const commentRoutes: Routes = async (app) => {
     config: { access: 'editor' },
     schema: { operationId: 'deleteComment', summary: 'Delete a comment and its replies', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 412) } }
   }, async (request, reply) => {
-    await deleteComment(app.db, request.params.id, ifMatch(request))
+    await deleteComment(app.db, request.params.id, ifMatch(request), app.now())
     return reply.code(204).send()
   })
 }

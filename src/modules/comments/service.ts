@@ -1,5 +1,7 @@
 // Reader comments: screened on the way in, served as threads of approved comments, moderated
 // by editors one at a time or in bulk (all or nothing), with an audit trail.
+import { commentsTag, entityTag } from '../../lib/cache-tags.js'
+import { recordChange, type Change } from '../changes/record.js'
 import { createHash, randomUUID } from 'node:crypto'
 import { and, asc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
@@ -267,6 +269,15 @@ export async function getComment (db: Db, id: string) {
   return row
 }
 
+/** A comment's page, its article's comment pages, and the article (whose commentCount moves). */
+const commentChange = (c: { id: string, articleId: string }, event: string): Change => ({
+  entity: 'comment',
+  entityId: c.id,
+  event,
+  tags: [entityTag('comment', c.id), commentsTag(c.articleId), entityTag('article', c.articleId)],
+  data: { articleId: c.articleId }
+})
+
 async function adjustCounts (db: Db, deltas: Map<string, number>) {
   for (const [articleId, delta] of deltas) {
     if (delta !== 0) await db.update(articles).set({ commentCount: sql`${articles.commentCount} + ${delta}` }).where(eq(articles.id, articleId))
@@ -298,13 +309,17 @@ export async function moderate (db: Db, ids: string[], status: Status, opts: { m
         .where(inArray(comments.id, changed.map((r) => r.id)))
       await tx.insert(commentModerations).values(changed.map((r) => ({ commentId: r.id, fromStatus: r.status, toStatus: status, moderatorId: opts.moderatorId, createdAt: opts.now })))
       await adjustCounts(tx, deltas)
+      // Readers see approved comments only: a change into or out of approval is theirs.
+      for (const r of changed) {
+        if (r.status === 'approved' || status === 'approved') await recordChange(tx, opts.now, commentChange(r, `comment.${status}`))
+      }
     }
     return changed.length
   })
 }
 
 /** Deletes a comment and its replies. */
-export async function deleteComment (db: Db, id: string, ifMatch: IfMatch | undefined) {
+export async function deleteComment (db: Db, id: string, ifMatch: IfMatch | undefined, now: Date) {
   await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const [found] = await tx.select({ threadId: comments.threadId }).from(comments).where(eq(comments.id, id))
@@ -324,6 +339,7 @@ export async function deleteComment (db: Db, id: string, ifMatch: IfMatch | unde
     const approved = thread.filter((c) => doomed.has(c.id) && c.status === 'approved').length
     await tx.delete(comments).where(eq(comments.id, id))
     await adjustCounts(tx, new Map([[row.articleId, -approved]]))
+    if (approved > 0) await recordChange(tx, now, commentChange({ id, articleId: row.articleId }, 'comment.deleted'))
   })
 }
 

@@ -84,7 +84,7 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     const by = request.principal!.userId
     if (!request.isMultipart()) {
       return committed(request, reply, async (db) =>
-        created(reply, request, present(await createPhoto(db, storedPhotoUrls(request.body as CreatePhoto, app.publicUrls), by, app.now()))), { transaction: false })
+        created(reply, request, present(await createPhoto(db, storedPhotoUrls(request.body as CreatePhoto, app.publicUrls), by, app.now()))))
     }
     const file = uploads.get(request)
     if (!file || file.length === 0) throw invalidField('/file', 'is required: the image to upload')
@@ -107,7 +107,7 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
     config: { access: 'author' },
     schema: { operationId: 'deletePhoto', summary: 'Delete a photo that nothing uses', tags, params: IdParams, response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => {
-    const deleted = await deletePhoto(app.db, request.params.id, ifMatch(request), ownPhotoOnly(request))
+    const deleted = await deletePhoto(app.db, request.params.id, ifMatch(request), app.now(), ownPhotoOnly(request))
     await removeFilesIfUnused(app.db, opts.store, deleted)
     return reply.code(204).send()
   })

@@ -1,6 +1,7 @@
 // Photo metadata: create, read, update, and delete when nothing uses the photo.
 import { and, eq, getTableColumns, gte, inArray, lte, ne, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { entityChange, recordChange } from '../changes/record.js'
 import { articleBodyPhotos, articles, authors, photos } from '../../db/schema.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, invalidField, notFound } from '../../http/errors.js'
@@ -90,6 +91,7 @@ export async function photosByIds (db: Db, ids: string[]) {
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createPhoto (db: Db, input: CreatePhoto, createdById: string | null, now: Date = new Date()) {
   const [row] = await db.insert(photos).values({ ...input, createdById, createdAt: now, updatedAt: now }).returning(photoColumns)
+  if (row.public) await recordChange(db, now, entityChange('photo', row, 'created'))
   return row
 }
 
@@ -109,6 +111,9 @@ export async function updatePhoto (db: Db, id: string, input: UpdatePhoto, ifMat
       }
     }
     const [row] = await tx.update(photos).set({ ...input, version: current.version + 1, updatedAt: now }).where(eq(photos.id, id)).returning(photoColumns)
+    // Readers saw it before (marked public then, or used by something public) or see it now.
+    const seen = current.public || row.public || (await tx.select({ one: sql`1` }).from(photos).where(and(eq(photos.id, id), publicPhotos(now)))).length > 0
+    if (seen) await recordChange(tx as unknown as Db, now, entityChange('photo', row, 'updated'))
     return row
   })
 }
@@ -125,7 +130,7 @@ async function references (db: Db, id: string): Promise<Reference[]> {
   ].filter((r) => !seen.has(r.resource + r.id) && seen.add(r.resource + r.id))
 }
 
-export async function deletePhoto (db: Db, id: string, ifMatch: IfMatch | undefined, canEdit: (row: PhotoRow) => void = () => {}) {
+export async function deletePhoto (db: Db, id: string, ifMatch: IfMatch | undefined, now: Date, canEdit: (row: PhotoRow) => void = () => {}) {
   return db.transaction(async (tx) => {
     const [current] = await tx.select(photoColumns).from(photos).where(eq(photos.id, id)).for('update')
     if (!current) throw notFound('Photo')
@@ -133,6 +138,8 @@ export async function deletePhoto (db: Db, id: string, ifMatch: IfMatch | undefi
     assertVersion(current, ifMatch)
     assertUnreferenced(`Photo ${id}`, await references(tx as unknown as Db, id))
     await tx.delete(photos).where(eq(photos.id, id))
+    // Nothing uses it (or the delete is refused): only one marked public was seen by readers.
+    if (current.public) await recordChange(tx as unknown as Db, now, entityChange('photo', current, 'deleted'))
     return current
   })
 }
@@ -189,6 +196,7 @@ export async function createUploadedPhoto (db: Db, store: MediaStore, input: { f
         createdAt: now,
         updatedAt: now
       }).returning(photoColumns)
+      if (row.public) await recordChange(tx as unknown as Db, now, entityChange('photo', row, 'created'))
       return row
     } catch (error) {
       // Nothing partial is left behind: files this upload added go again (still under the lock,

@@ -63,7 +63,7 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
         response: { 201: ref(S.Schema), ...errorResponses(409) }
       }
     }, async (request, reply) => committed(request, reply, async (db) =>
-      created(reply, request, await createTaxonomy(db, kind, request.body, app.now())), { transaction: false }))
+      created(reply, request, await createTaxonomy(db, kind, request.body, app.now()))))
 
     app.patch('/:id', {
       config: { access: 'editor' },
@@ -83,7 +83,7 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
         response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 409, 412) }
       }
     }, async (request, reply) => {
-      await deleteTaxonomy(app.db, kind, request.params.id, ifMatch(request))
+      await deleteTaxonomy(app.db, kind, request.params.id, ifMatch(request), app.now())
       return reply.code(204).send()
     })
   }

@@ -1,6 +1,7 @@
 // Sections and tags: the same service over two tables.
 import { and, asc, eq, inArray, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { entityChange, recordChange } from '../changes/record.js'
 import { articleTags, articles, sections, tags } from '../../db/schema.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { notFound } from '../../http/errors.js'
@@ -53,6 +54,7 @@ export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: Taxonom
   const t = tables[kind]
   return withSlug(db, `${kind}s_slug_key`, input.slug, (tx, attempt) => uniqueSlug(tx, t, t.slug, input.name, attempt), async (tx, slug) => {
     const [row] = await tx.insert(t).values({ name: input.name, slug, description: input.description ?? null, createdAt: now, updatedAt: now }).returning()
+    await recordChange(tx, now, entityChange(kind, row, 'created'))
     return row
   })
 }
@@ -70,6 +72,7 @@ export async function updateTaxonomy (db: Db, kind: TaxonomyKind, id: string, in
         version: current.version + 1,
         updatedAt: now
       }).where(eq(t.id, id)).returning()
+      await recordChange(w, now, entityChange(kind, row, 'updated'))
       return row
     })
   })
@@ -85,7 +88,7 @@ async function references (db: Db, kind: TaxonomyKind, id: string): Promise<Refe
   return rows.map((r) => ({ resource: 'article', ...r }))
 }
 
-export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, ifMatch: IfMatch | undefined) {
+export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, ifMatch: IfMatch | undefined, now: Date) {
   const t = tables[kind]
   await db.transaction(async (tx) => {
     const [current] = await tx.select().from(t).where(eq(t.id, id)).for('update')
@@ -93,5 +96,6 @@ export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, if
     assertVersion(current, ifMatch)
     assertUnreferenced(`${label[kind]} "${current.name}"`, await references(tx as unknown as Db, kind, id))
     await tx.delete(t).where(and(eq(t.id, id)))
+    await recordChange(tx as unknown as Db, now, entityChange(kind, current, 'deleted'))
   })
 }

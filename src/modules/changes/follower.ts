@@ -1,0 +1,107 @@
+// Each instance follows the change log by sequence number and hands every change's tags to its
+// subscribers (the public cache evicts by them). A notification only wakes the follower; it also
+// reads the log on a timer, so a lost notification or a listening connection gone silent delays
+// an eviction by one poll at most. The log's order is the commit order (the trigger in
+// migrations/0005), so reading past N leaves nothing below N to come.
+import { sql } from 'drizzle-orm'
+import type { Database, Subscription } from '../../db/client.js'
+import { rowsOf } from '../../db/batch.js'
+import type { ReplicaSet } from '../../db/replicas.js'
+
+export const CHANNEL = 'dateline_changes'
+const BATCH = 1000
+
+export type Applied = { seq: number, tags: string[] }
+
+export type FollowerOptions = {
+  database: Database
+  pollMs: number
+  replicas?: ReplicaSet
+  log: { warn: (obj: object, msg: string) => void }
+}
+
+type Listener = { apply: (changes: Applied[]) => void, reset: () => void }
+
+export class ChangeFollower {
+  /** The last change applied; -1 until the first read. */
+  applied = -1
+  /** When the log was last read in full (Date.now()); 0 before. */
+  lastRead = 0
+  private readonly listeners: Listener[] = []
+  private running: Promise<void> | undefined
+  private queued: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private subscription: Subscription | undefined
+
+  constructor (private readonly opts: FollowerOptions) {}
+
+  subscribe (listener: Listener) { this.listeners.push(listener) }
+
+  /** Milliseconds since the log was last read through. */
+  get lagMs () { return this.lastRead === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastRead }
+
+  /**
+   * Reads the log up to its end and applies it. Calls while a read runs share the next read, so
+   * a caller always gets a read that started after its call (a writer sees its own change).
+   */
+  follow (): Promise<void> {
+    if (!this.running) return this.run()
+    this.queued ??= this.running.catch(() => {}).then(() => { this.queued = undefined; return this.follow() })
+    return this.queued
+  }
+
+  private run (): Promise<void> {
+    const run: Promise<void> = this.read().finally(() => { if (this.running === run) this.running = undefined })
+    this.running = run
+    return run
+  }
+
+  private async read () {
+    const { database } = this.opts
+    if (this.applied < 0) {
+      // Starting: the cache is empty, so only where the log ends matters.
+      const [row] = await rowsOf<{ seq: string | number }>(database.db, sql`select coalesce(max(seq), 0) as seq from changes`)
+      this.applied = Number(row.seq)
+      this.lastRead = Date.now()
+      return
+    }
+    // The primary's WAL position, read with the changes: a replica must have replayed this far
+    // before its answers may fill the cache again.
+    const position = database.driver === 'pg' ? sql`, pg_current_wal_lsn()::text as lsn` : sql``
+    for (;;) {
+      const rows = await rowsOf<{ seq: string | number | null, tags: string[] | null, pruned: string | number, lsn?: string }>(database.db, sql`
+        select c.seq, c.tags, p.seq as pruned${position}
+        from change_cursors p left join lateral (select seq, tags from changes where seq > ${this.applied} order by seq limit ${BATCH}) c on true
+        where p.name = 'pruned'`)
+      if (rows[0]?.lsn) this.opts.replicas?.reached(rows[0].lsn)
+      const pruned = Number(rows[0]?.pruned ?? 0)
+      if (pruned > this.applied) {
+        this.opts.log.warn({ applied: this.applied, pruned }, 'the change log was pruned past this instance; its cache starts over')
+        for (const l of this.listeners) l.reset()
+        this.applied = pruned
+      }
+      const changes = rows.filter((r) => r.seq !== null).map((r) => ({ seq: Number(r.seq), tags: r.tags ?? [] }))
+      if (changes.length > 0) {
+        for (const l of this.listeners) l.apply(changes)
+        this.applied = changes[changes.length - 1].seq
+      }
+      if (changes.length < BATCH) break
+    }
+    this.lastRead = Date.now()
+  }
+
+  async start () {
+    await this.follow()
+    this.subscription = await this.opts.database.listen(CHANNEL, () => { this.follow().catch(() => {}) }, () => {})
+    this.timer = setInterval(() => {
+      this.follow().catch((err: unknown) => this.opts.log.warn({ err }, 'reading the change log failed'))
+    }, this.opts.pollMs)
+    this.timer.unref()
+  }
+
+  async stop () {
+    clearInterval(this.timer)
+    await this.subscription?.close()
+    await this.running?.catch(() => {})
+  }
+}
