@@ -24,6 +24,8 @@ import { memoryFailureLimiter, redisFailureLimiter, type FailureLimiter } from '
 import openapi from './http/openapi.js'
 import publicCache, { PublicCache } from './http/public-cache.js'
 import { ChangeFollower } from './modules/changes/follower.js'
+import { changeJobs, type ChangeJobs } from './modules/changes/jobs.js'
+import changeRoutes from './modules/changes/routes.js'
 import rateLimits from './http/rate-limit.js'
 import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import textInput, { parseQueryString } from './http/text-input.js'
@@ -65,6 +67,8 @@ declare module 'fastify' {
     imageQueue: WorkQueue
     /** Reads the change log and applies it here (src/modules/changes/follower.ts). */
     changeFollower: ChangeFollower
+    /** Scheduled publications and retention of the change log. */
+    changeJobs: ChangeJobs
   }
 }
 
@@ -164,6 +168,11 @@ export async function buildApp (options: AppOptions) {
 
   const follower = new ChangeFollower({ database, pollMs: config.CHANGES_POLL_MS, replicas, log: app.log })
   app.decorate('changeFollower', follower)
+  // Scheduled publications and retention, shared by all instances (src/modules/changes/jobs.ts).
+  const jobs = changeJobs({ db: database.db, now: app.now, everyMs: config.CHANGES_POLL_MS, retentionDays: config.CHANGES_RETENTION_DAYS, log: app.log })
+  app.decorate('changeJobs', jobs)
+  app.addHook('onReady', async () => jobs.start())
+  app.addHook('onClose', async () => jobs.stop())
   const cache = new PublicCache({
     database,
     follower,
@@ -225,7 +234,7 @@ export async function buildApp (options: AppOptions) {
 
   // The whole API, one line a resource.
   if (replicas) await app.register(readRouting, { replicas })
-  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas }), { prefix: '/health' })
+  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas, follower, maxLagSeconds: config.CHANGES_MAX_LAG_SECONDS }), { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({
@@ -253,6 +262,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(userRoutes, { prefix: '/v1/users' })
   await app.register(feedRoutes, { prefix: '/v1/feeds' })
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
+  await app.register(changeRoutes, { prefix: '/v1/changes' })
 
   return app
 }

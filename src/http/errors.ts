@@ -21,6 +21,7 @@ const titles = {
   INVALID_STATE: [409, 'Invalid State Change'],
   COMMENTS_CLOSED: [409, 'Comments Closed'],
   IDEMPOTENCY_KEY_IN_USE: [409, 'Idempotency Key In Use'],
+  CHANGES_PRUNED: [410, 'Changes Pruned'],
   PRECONDITION_FAILED: [412, 'Precondition Failed'],
   PAYLOAD_TOO_LARGE: [413, 'Payload Too Large'],
   URI_TOO_LONG: [414, 'URI Too Long'],

@@ -87,6 +87,7 @@ export const problems = {
   403: problem('The token\'s role may not do this.'),
   404: problem('No such resource, or one the caller may not see.'),
   409: problem('Conflict: a slug taken, a delete that would orphan references, or an illegal state change.'),
+  410: problem('The changes after this position were pruned from the change log (older than its retention): start over from a full sync.'),
   412: problem('`If-Match` does not match the current ETag; nothing was written.'),
   413: problem('Body too large.'),
   415: problem('Unsupported media type, or a JSON body in a charset other than UTF-8.'),

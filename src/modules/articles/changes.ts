@@ -3,7 +3,7 @@
 // now (its page, the lists it was and is in, its photos when they come or go with it).
 import { asc, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { articleAuthors, articleBodyPhotos, articleTags, articles } from '../../db/schema.js'
+import { articleAuthors, articleBodyPhotos, articleRelated, articleTags, articles } from '../../db/schema.js'
 import { articleTags as tagsOfArticle, entityTag, listTag } from '../../lib/cache-tags.js'
 import { recordChange } from '../changes/record.js'
 
@@ -57,7 +57,10 @@ export async function recordArticleChange (db: Db, id: string, before: ArticleSt
   if (!was && !is) return
   const event = !was ? 'article.published' : is ? 'article.updated' : !after ? 'article.deleted' : after.archived ? 'article.archived' : 'article.unpublished'
   const photosMoved = was !== is || before!.photoIds.join() !== after!.photoIds.join()
+  // Stories that link to it list it only while it is public: they change as it comes or goes.
+  const linking = was === is ? [] : await db.select({ id: articleRelated.articleId }).from(articleRelated).where(eq(articleRelated.relatedId, id))
   const tags = [
+    ...linking.map((r) => entityTag('article', r.id)),
     ...(was ? tagsOfArticle(before!) : []),
     ...(is ? tagsOfArticle(after!) : []),
     ...(photosMoved && before ? photoTags(before) : []),
@@ -70,5 +73,7 @@ export async function recordArticleChange (db: Db, id: string, before: ArticleSt
 export async function recordScheduledPublication (db: Db, id: string, now: Date): Promise<void> {
   const state = await articleState(db, id, now)
   if (!state?.public) return
-  await recordChange(db, now, { entity: 'article', entityId: id, event: 'article.published', tags: [...tagsOfArticle(state), ...photoTags(state)], data: { slug: state.slug } })
+  const linking = await db.select({ id: articleRelated.articleId }).from(articleRelated).where(eq(articleRelated.relatedId, id))
+  const tags = [...linking.map((r) => entityTag('article', r.id)), ...tagsOfArticle(state), ...photoTags(state)]
+  await recordChange(db, now, { entity: 'article', entityId: id, event: 'article.published', tags, data: { slug: state.slug } })
 }

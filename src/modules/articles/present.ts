@@ -4,6 +4,7 @@ import { and, asc, eq, getTableColumns, inArray, lte, sql, type Placeholder, typ
 import type { Db } from '../../db/client.js'
 import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import { wire } from '../../http/wire.js'
+import { entityTag } from '../../lib/cache-tags.js'
 import type { PublicUrls } from '../../lib/public-urls.js'
 import { presentAuthors } from '../authors/service.js'
 import { presentPhoto } from '../photos/present.js'
@@ -51,6 +52,8 @@ export type View = {
   urls: PublicUrls
   /** `sizes` of the photos in bodyHtml. */
   photoSizes: string
+  /** Collects the cache tags of everything the response shows (src/lib/cache-tags.ts). */
+  tags?: string[]
 }
 
 const bodyFields = ['body', 'bodyHtml']
@@ -86,6 +89,24 @@ async function loadRelatedRefs (db: Db, where: SQL, view: View) {
     .innerJoin(articles, eq(articles.id, articleRelated.relatedId))
     .where(view.staff ? where : and(where, publicArticles(view.now)))
     .orderBy(asc(articleRelated.articleId), asc(articleRelated.position))
+}
+
+/**
+ * What a presented article was built from: itself, its byline, section, tags, photos and the
+ * stories it links to (a related story that goes or comes changes its links).
+ */
+function responseTags (row: LoadedRow, full: Record<string, unknown>): string[] {
+  const body = (row.body ?? []) as Block[]
+  return [
+    entityTag('article', row.id),
+    ...(full.authorIds as string[]).map((id) => entityTag('author', id)),
+    ...(row.sectionId ? [entityTag('section', row.sectionId)] : []),
+    ...(full.tagIds as string[]).map((id) => entityTag('tag', id)),
+    ...(row.leadPhotoId ? [entityTag('photo', row.leadPhotoId)] : []),
+    ...photoIdsOf(body).map((id) => entityTag('photo', id)),
+    ...(full.relatedArticleIds as string[]).map((id) => entityTag('article', id)),
+    ...relatedIdsOf(body).map((id) => entityTag('article', id))
+  ]
 }
 
 export async function presentArticles (db: Db, rows: LoadedRow[], view: View): Promise<Array<Record<string, unknown>>> {
@@ -193,6 +214,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     if (inc.has('section')) full.section = section ? wire(section) : null
     if (inc.has('tags')) full.tags = (byArticleTags.get(row.id) ?? []).map(wire)
     if (inc.has('relatedArticles')) full.relatedArticles = byArticleRelated.get(row.id) ?? []
+    if (view.tags) view.tags.push(...responseTags(row, full))
     const out: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(full)) {
       if (value !== undefined && (included(key) || want(key))) out[key] = value

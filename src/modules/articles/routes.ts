@@ -44,7 +44,9 @@ const articleRoutes: Routes = async (app) => {
     summary,
     articleUrl,
     urls: app.publicUrls,
-    photoSizes: app.config.BODY_PHOTO_SIZES
+    photoSizes: app.config.BODY_PHOTO_SIZES,
+    // Anonymous reads are cached and purged by tag; the tags are collected as they are built.
+    tags: request.principal === null && request.method === 'GET' ? (request.cacheTags ??= []) : undefined
   })
 
   async function one (request: FastifyRequest, reply: FastifyReply, row: LoadedRow, query: { fields?: string, include?: string } = {}, db: Db = app.db) {

@@ -12,6 +12,7 @@ import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
 import { anyOf } from '../../http/filters.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
+import { ARTICLE_LISTS, articleListTag } from '../../lib/cache-tags.js'
 import { baseSlug, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
 import { insertWithSlug, withSlug } from '../../lib/writes.js'
@@ -112,7 +113,8 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
   const cursor = decodeCursor(query.cursor, sort)
   const { where, orderBy } = keyset(sort, articles.id, cursor)
   const columns = needsBody(view) ? fullColumns : summaryColumns
-  let scope = and(...filters(query, await resolveRefs(db, query), view))
+  const refs = await resolveRefs(db, query)
+  let scope = and(...filters(query, refs, view))
   if (sort.name.endsWith('relevance')) {
     // Ranking reads every candidate's document; a common word matches tens of thousands.
     // Only the newest matches are ranked, found by walking the date index.
@@ -124,7 +126,18 @@ export async function listArticles (db: Db, query: ListArticles, view: View) {
     .where(and(scope, where)).orderBy(...orderBy).limit(query.limit + 1)
   // Over the same scope as the pages: with relevance, the ranked window is all a walk can reach.
   const total = await totalOf(db, query.total, articles, scope)
+  view.tags?.push(...listFamilies(refs))
   return paginate(rows as Array<LoadedRow & { sortValue: unknown }>, query.limit, sort, (r) => sort.field.kind === 'date' && r.sortValue !== null && !(r.sortValue instanceof Date) ? new Date(r.sortValue as string) : r.sortValue, total)
+}
+
+/** The list families a list belongs to: those of its narrowing filters, else every list's. */
+function listFamilies (refs: Refs): string[] {
+  const narrowed = [
+    ...(refs.section ?? []).map((id) => articleListTag('section', id)),
+    ...(refs.tag ?? []).map((id) => articleListTag('tag', id)),
+    ...(refs.author ?? []).map((id) => articleListTag('author', id))
+  ]
+  return narrowed.length > 0 ? narrowed : [ARTICLE_LISTS]
 }
 
 export async function getArticleRow (db: Db, by: { id: string } | { slug: string }, view: Pick<View, 'staff' | 'now'>): Promise<LoadedRow> {

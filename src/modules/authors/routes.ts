@@ -1,4 +1,6 @@
 // /v1/authors: read by anyone (email only for staff), written by editors.
+import { tagResponse } from '../../http/public-cache.js'
+import { entityTag, listTag } from '../../lib/cache-tags.js'
 import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
 import type { Db } from '../../db/client.js'
@@ -11,6 +13,7 @@ import { AuthorSchema, CreateAuthorBody, GetAuthorQuery, ListAuthorsQuery, Updat
 import { createAuthor, deleteAuthor, getAuthor, listAuthors, presentAuthors, updateAuthor, type AuthorRow } from './service.js'
 
 const tags = ['Authors']
+const authorTags = (a: AuthorRow) => [entityTag('author', a.id), ...(a.avatarId ? [entityTag('photo', a.avatarId)] : [])]
 const fields = fieldNames(AuthorSchema)
 
 const authorRoutes: Routes = async (app) => {
@@ -18,6 +21,7 @@ const authorRoutes: Routes = async (app) => {
     ({ include: parseInclude(include, authorIncludes), staff: request.principal !== null, urls: app.publicUrls })
 
   async function present (request: FastifyRequest, row: AuthorRow, query: { fields?: string, include?: string }, db: Db = app.db) {
+    tagResponse(request, authorTags(row))
     const chosen = parseFields(query.fields, fields)
     const [author] = await presentAuthors(db, [row], view(request, query.include))
     return pickFields(author, chosen)
@@ -30,6 +34,7 @@ const authorRoutes: Routes = async (app) => {
     const chosen = parseFields(request.query.fields, fields)
     const v = view(request, request.query.include)
     const result = await listAuthors(app.db, request.query)
+    tagResponse(request, [listTag('author'), ...result.data.flatMap(authorTags)])
     return { data: (await presentAuthors(app.db, result.data, v)).map((a) => pickFields(a, chosen)), meta: result.meta }
   })
 

@@ -1,4 +1,6 @@
 // Reader comments: /v1/articles/{id}/comments for everyone, /v1/comments for moderators.
+import { tagResponse } from '../../http/public-cache.js'
+import { commentsTag, entityTag } from '../../lib/cache-tags.js'
 import type { FastifyRequest } from 'fastify'
 import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
@@ -59,9 +61,13 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
         description: 'Anonymous readers and authors get approved comments without the commenters\' private fields. Editors and admins get every status (or the one `status` names) with `authorEmail`, `clientId`, `moderationReasons` and the moderation fields. Staff tokens also reach the comments of an article that is not public. `status` other than `approved` is a 401 without a token and a 403 for an author.',
         params: IdParams, querystring: ArticleCommentsQuery, response: { 200: page(ref(CommentThreadSchema)), ...errorResponses(401, 403, 404) }
       }
-    }, async (request) => listThreads(app.db, request.params.id, request.query, {
-      staff: request.principal !== null, moderator: hasRole(request.principal, 'editor'), now: app.now()
-    }))
+    }, async (request) => {
+      // The article's comments, and the article (while it is not public, neither are they).
+      tagResponse(request, [commentsTag(request.params.id), entityTag('article', request.params.id)])
+      return listThreads(app.db, request.params.id, request.query, {
+        staff: request.principal !== null, moderator: hasRole(request.principal, 'editor'), now: app.now()
+      })
+    })
 
     app.post('/:id/comments', {
       config: { access: 'public' },

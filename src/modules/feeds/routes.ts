@@ -2,6 +2,8 @@
 // site and for each section, tag and author. Written by the `feed` library from the articles as
 // the list API presents them, so a feed shows exactly what an anonymous reader may see. They are
 // public reads under /v1, so the public cache, ETags and 304s apply to them as to any list.
+import { tagResponse } from '../../http/public-cache.js'
+import { entityTag } from '../../lib/cache-tags.js'
 import type { FastifyRequest } from 'fastify'
 import { Feed, type Item } from 'feed'
 import { eq } from 'drizzle-orm'
@@ -82,10 +84,13 @@ const feedRoutes: Routes = async (app) => {
     const query: Record<string, unknown> = { limit: config.FEED_ITEMS }
     if (scope) {
       const { table, filter } = scopes[scope.kind]
-      const [row] = await app.db.select({ name: table.name }).from(table).where(eq(table.slug, scope.slug))
+      const [row] = await app.db.select({ id: table.id, name: table.name }).from(table).where(eq(table.slug, scope.slug))
       if (!row) throw notFound(filter[0].toUpperCase() + filter.slice(1))
       title = `${config.SITE_TITLE}: ${row.name}`
-      query[filter] = scope.slug
+      // By id: the list need not look the slug up again.
+      query[filter] = row.id
+      // The feed's title names it.
+      tagResponse(request, [entityTag(filter, row.id)])
     }
     const view: View = {
       staff: false,
@@ -95,7 +100,8 @@ const feedRoutes: Routes = async (app) => {
       summary: true,
       articleUrl: (slug) => absolute(request, config.ARTICLE_URL_TEMPLATE.replace('{slug}', encodeURIComponent(slug))),
       urls: app.publicUrls,
-      photoSizes: config.BODY_PHOTO_SIZES
+      photoSizes: config.BODY_PHOTO_SIZES,
+      tags: (request.cacheTags ??= [])
     }
     const result = await listArticles(app.db, query as ListArticles, view)
     const articles = await presentArticles(app.db, result.data, view) as Array<Record<string, any>>

@@ -8,6 +8,7 @@ import { AppError } from '../../http/errors.js'
 import { problems } from '../../http/schemas.js'
 import { RETRY_AFTER_DRAIN } from '../../http/drain.js'
 import type { ReplicaSet } from '../../db/replicas.js'
+import type { ChangeFollower } from '../changes/follower.js'
 
 const ReplicaStatus = Type.Object({
   where: Type.String({ description: 'Host, port and database, without credentials.' }),
@@ -20,11 +21,15 @@ const Status = Type.Object({
   status: Type.Literal('ok'),
   database: Type.Optional(Type.Literal('ok')),
   replicas: Type.Optional(Type.Array(ReplicaStatus, { description: 'With DATABASE_READ_URL: each replica. One that is down or behind sends its reads to the primary, so it does not make the instance unready.' })),
-  redis: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { description: 'With REDIS_URL: whether Redis answers (while it does not, limits count on each instance alone)' }))
+  redis: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { description: 'With REDIS_URL: whether Redis answers (while it does not, limits count on each instance alone)' })),
+  changes: Type.Optional(Type.Object({
+    applied: Type.Integer({ description: 'The last change of the change log this instance applied to its cache.' }),
+    lagSeconds: Type.Number({ description: 'Seconds since this instance last read the change log through; above CHANGES_MAX_LAG_SECONDS the instance is not ready.' })
+  }))
 })
 
 /** With REDIS_URL: whether this instance's Redis connection is up; with replicas, their state. */
-export type HealthOptions = { redisUp?: () => boolean, replicas?: ReplicaSet }
+export type HealthOptions = { redisUp?: () => boolean, replicas?: ReplicaSet, follower: ChangeFollower, maxLagSeconds: number }
 
 const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
   app.get('/live', {
@@ -44,7 +49,11 @@ const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
     } catch {
       throw new AppError('UNAVAILABLE', 'The database does not answer.', { headers: { 'retry-after': '5' } })
     }
-    return { status: 'ok' as const, database: 'ok' as const, ...(opts.replicas && { replicas: opts.replicas.status() }), ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
+    const lagSeconds = Math.round(opts.follower.lagMs / 100) / 10
+    if (!(lagSeconds <= opts.maxLagSeconds)) {
+      throw new AppError('UNAVAILABLE', `This instance has not read the change log for ${Number.isFinite(lagSeconds) ? `${lagSeconds} s` : 'ever'}: its cache may be stale.`, { headers: { 'retry-after': '5' } })
+    }
+    return { status: 'ok' as const, database: 'ok' as const, changes: { applied: opts.follower.applied, lagSeconds }, ...(opts.replicas && { replicas: opts.replicas.status() }), ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
   })
 }
 

@@ -1,5 +1,7 @@
 // /v1/photos: public photos read by anyone, all of them by staff; staff add photos, authors edit
 // and delete only their own, and only editors mark a photo public.
+import { tagResponse } from '../../http/public-cache.js'
+import { entityTag, listTag } from '../../lib/cache-tags.js'
 import { createHash } from 'node:crypto'
 import type { Routes } from '../../http/type-provider.js'
 import type { FastifyRequest } from 'fastify'
@@ -51,14 +53,17 @@ export const photoRoutes = (opts: PhotoOptions): Routes => async (app) => {
   }, async (request) => {
     const chosen = parseFields(request.query.fields, fields)
     const result = await listPhotos(app.db, request.query, viewOf(request))
+    tagResponse(request, [listTag('photo'), ...result.data.map((r) => entityTag('photo', r.id))])
     return { data: result.data.map((r) => pickFields(present(r), chosen)), meta: result.meta }
   })
 
   app.get('/:id', {
     config: { access: 'public' },
     schema: { operationId: 'getPhoto', summary: 'Get a photo', description: 'A photo that is not public is a 404 without a staff token.', tags, params: IdParams, querystring: FieldsOnly, response: { 200: ref(PhotoSchema), ...errorResponses(404) } }
-  }, async (request, reply) =>
-    pickFields(one(reply, present(await getPhoto(app.db, request.params.id, viewOf(request)))), parseFields(request.query.fields, fields)))
+  }, async (request, reply) => {
+    tagResponse(request, [entityTag('photo', request.params.id)])
+    return pickFields(one(reply, present(await getPhoto(app.db, request.params.id, viewOf(request)))), parseFields(request.query.fields, fields))
+  })
 
   // One route, two bodies: JSON for a photo hosted elsewhere, multipart for an upload.
   app.post('/', {

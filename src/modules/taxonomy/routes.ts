@@ -1,4 +1,6 @@
 // /v1/sections and /v1/tags: read by anyone, written by editors.
+import { tagResponse } from '../../http/public-cache.js'
+import { entityTag, listTag } from '../../lib/cache-tags.js'
 import type { Routes } from '../../http/type-provider.js'
 import { Type } from 'typebox'
 import { parseFields, pickFields, fieldNames } from '../../http/fields.js'
@@ -28,6 +30,7 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
     }, async (request) => {
       const chosen = parseFields(request.query.fields, fields)
       const result = await listTaxonomy(app.db, kind, request.query)
+      tagResponse(request, [listTag(kind), ...result.data.map((r) => entityTag(kind, r.id))])
       return { data: result.data.map((r) => pickFields(r, chosen)), meta: result.meta }
     })
 
@@ -40,7 +43,9 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
       }
     }, async (request, reply) => {
       const chosen = parseFields(request.query.fields, fields)
-      return pickFields(one(reply, await getTaxonomy(app.db, kind, { id: request.params.id })), chosen)
+      const row = await getTaxonomy(app.db, kind, { id: request.params.id })
+      tagResponse(request, [entityTag(kind, row.id)])
+      return pickFields(one(reply, row), chosen)
     })
 
     app.get('/by-slug/:slug', {
@@ -52,7 +57,9 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
       }
     }, async (request, reply) => {
       const chosen = parseFields(request.query.fields, fields)
-      return pickFields(one(reply, await getTaxonomy(app.db, kind, { slug: request.params.slug })), chosen)
+      const row = await getTaxonomy(app.db, kind, { slug: request.params.slug })
+      tagResponse(request, [entityTag(kind, row.id)])
+      return pickFields(one(reply, row), chosen)
     })
 
     app.post('/', {

@@ -1,0 +1,102 @@
+// The change log's shared chores, run by every instance on a timer and done by one at a time
+// (each claims its `change_cursors` row with FOR UPDATE SKIP LOCKED, so no external cron and
+// no single chosen instance):
+// - a scheduled article whose time has come is a change: `article.published`, recorded once;
+// - changes older than the retention go, a batch at a time (no long locks).
+import { and, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { articles, changeCursors, changes } from '../../db/schema.js'
+import { recordScheduledPublication } from '../articles/changes.js'
+
+export type JobOptions = {
+  db: Db
+  now: () => Date
+  everyMs: number
+  retentionDays: number
+  log: { warn: (obj: object, msg: string) => void }
+}
+
+const PRUNE_EVERY_MS = 60_000
+const PRUNE_BATCH = 1000
+
+/** Claims a cursor row for the length of a transaction, or returns undefined: another instance has it. */
+export async function claimCursor (tx: Db, name: string) {
+  const [row] = await tx.select().from(changeCursors).where(eq(changeCursors.name, name)).for('update', { skipLocked: true })
+  return row
+}
+
+/**
+ * Records `article.published` for each scheduled article whose time came since the last tick.
+ * The cursor's `at` is the time up to which this was done: each article's time falls after one
+ * tick's `at` and at or before the next one's, so it is recorded once.
+ */
+export async function publishDue (db: Db, now: Date): Promise<number> {
+  const [state] = await db.select({ at: changeCursors.at }).from(changeCursors).where(eq(changeCursors.name, 'schedule'))
+  if (!state) return 0
+  if (state.at === null) {
+    // The first tick ever: from now on (what was due before went public with no cache to evict).
+    await db.update(changeCursors).set({ at: now }).where(and(eq(changeCursors.name, 'schedule'), isNull(changeCursors.at)))
+    return 0
+  }
+  // Most ticks find nothing: one read, no transaction.
+  const [due] = await db.select({ n: sql<number>`count(*)::int` }).from(articles)
+    .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, state.at), lte(articles.publishedAt, now)))
+  if (!due || due.n === 0) return 0
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    const cursor = await claimCursor(tx, 'schedule')
+    if (!cursor?.at || cursor.at >= now) return 0
+    const rows = await tx.select({ id: articles.id }).from(articles)
+      .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, cursor.at), lte(articles.publishedAt, now)))
+      .orderBy(articles.publishedAt, articles.id)
+    for (const r of rows) await recordScheduledPublication(tx, r.id, now)
+    await tx.update(changeCursors).set({ at: now }).where(eq(changeCursors.name, 'schedule'))
+    return rows.length
+  })
+}
+
+/** Deletes a batch of changes older than the retention; returns how many went. */
+export async function pruneChanges (db: Db, now: Date, retentionDays: number): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000)
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    if (!await claimCursor(tx, 'pruned')) return 0
+    const old = tx.select({ seq: changes.seq }).from(changes).where(lte(changes.at, cutoff)).orderBy(changes.seq).limit(PRUNE_BATCH)
+    const gone = await tx.delete(changes).where(inArray(changes.seq, old)).returning({ seq: changes.seq })
+    if (gone.length === 0) return 0
+    // Followers behind this point must start over (src/modules/changes/follower.ts).
+    const highest = Math.max(...gone.map((g) => g.seq))
+    await tx.update(changeCursors).set({ seq: sql`greatest(${changeCursors.seq}, ${highest})` }).where(eq(changeCursors.name, 'pruned'))
+    return gone.length
+  })
+}
+
+export type ChangeJobs = { tick: () => Promise<void>, start: () => void, stop: () => void }
+
+export function changeJobs (opts: JobOptions): ChangeJobs {
+  let prunedAt = 0
+  let running: Promise<void> | undefined
+  let timer: NodeJS.Timeout | undefined
+  const run = async () => {
+    try {
+      const now = opts.now()
+      await publishDue(opts.db, now)
+      if (Date.now() - prunedAt >= PRUNE_EVERY_MS) {
+        prunedAt = Date.now()
+        while (await pruneChanges(opts.db, now, opts.retentionDays) === PRUNE_BATCH);
+      }
+    } catch (err) {
+      opts.log.warn({ err }, 'change log chores failed; retrying')
+    }
+  }
+  // One run at a time; a tick asked for meanwhile waits for it.
+  const tick = () => (running ??= run().finally(() => { running = undefined }))
+  return {
+    tick,
+    start () {
+      timer = setInterval(() => { tick().catch(() => {}) }, opts.everyMs)
+      timer.unref()
+    },
+    stop () { clearInterval(timer) }
+  }
+}
