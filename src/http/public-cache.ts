@@ -80,6 +80,8 @@ type Entry = {
 }
 
 const GRACE_MS = 5
+/** How long a write waits for its change's notification to come back before it answers anyway. */
+const ECHO_MS = 500
 /** Evictions remembered, so a miss computed across one does not store what it evicted. */
 const RECENT = 1000
 /** The longest a request waits for another one computing the same response. */
@@ -346,16 +348,19 @@ export class PublicCache {
 
   /**
    * After a write committed: reads the change log here (a read that starts now, so it sees the
-   * write's changes) and evicts what they touch, before the write answers. Other instances were
-   * woken by the same commit; a few milliseconds let theirs land too, so the next read anywhere
-   * is most likely fresh (and at worst one poll late). Replicas serve none of this instance's
-   * reads meanwhile.
+   * write's changes) and evicts what they touch, before the write answers. Other instances are
+   * woken by the same commit: once our own notification is back, a few milliseconds let theirs
+   * land too, so the next read anywhere is most likely fresh (and at worst one poll late).
+   * Replicas serve none of this instance's reads meanwhile.
    */
   async written (): Promise<void> {
     const release = this.opts.replicas?.hold()
     try {
       await this.opts.follower.follow()
-      if (this.opts.enabled && this.opts.database.driver === 'pg') await new Promise((resolve) => setTimeout(resolve, GRACE_MS))
+      if (this.opts.enabled && this.opts.database.driver === 'pg') {
+        await this.opts.follower.echoed(ECHO_MS)
+        await new Promise((resolve) => setTimeout(resolve, GRACE_MS))
+      }
     } catch {
       // The log cannot be read (the database just went away): nothing stored may be trusted.
       this.clear()

@@ -92,19 +92,23 @@ async function loadRelatedRefs (db: Db, where: SQL, view: View) {
 }
 
 /**
- * What a presented article was built from: itself, its byline, section, tags, photos and the
- * stories it links to (a related story that goes or comes changes its links).
+ * What a presented article was built from: itself, and what it embeds (byline, section, tags,
+ * photos, related stories' headlines). Ids alone need no tag: what they point at cannot be
+ * deleted while referenced, and a related story that comes or goes evicts the stories linking
+ * to it (src/modules/articles/changes.ts).
  */
-function responseTags (row: LoadedRow, full: Record<string, unknown>): string[] {
-  const body = (row.body ?? []) as Block[]
+function responseTags (row: LoadedRow, full: Record<string, unknown>, view: View, rendered: boolean): string[] {
+  const inc = view.include
+  const body = rendered ? (row.body ?? []) as Block[] : []
+  const embedded = (key: ArticleInclude) => inc.has(key)
   return [
     entityTag('article', row.id),
-    ...(full.authorIds as string[]).map((id) => entityTag('author', id)),
-    ...(row.sectionId ? [entityTag('section', row.sectionId)] : []),
-    ...(full.tagIds as string[]).map((id) => entityTag('tag', id)),
-    ...(row.leadPhotoId ? [entityTag('photo', row.leadPhotoId)] : []),
+    ...(embedded('authors') || embedded('authors.avatar') ? (full.authorIds as string[]).map((id) => entityTag('author', id)) : []),
+    ...(embedded('section') && row.sectionId ? [entityTag('section', row.sectionId)] : []),
+    ...(embedded('tags') ? (full.tagIds as string[]).map((id) => entityTag('tag', id)) : []),
+    ...(embedded('leadPhoto') && row.leadPhotoId ? [entityTag('photo', row.leadPhotoId)] : []),
+    ...(embedded('relatedArticles') ? (full.relatedArticleIds as string[]).map((id) => entityTag('article', id)) : []),
     ...photoIdsOf(body).map((id) => entityTag('photo', id)),
-    ...(full.relatedArticleIds as string[]).map((id) => entityTag('article', id)),
     ...relatedIdsOf(body).map((id) => entityTag('article', id))
   ]
 }
@@ -214,7 +218,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     if (inc.has('section')) full.section = section ? wire(section) : null
     if (inc.has('tags')) full.tags = (byArticleTags.get(row.id) ?? []).map(wire)
     if (inc.has('relatedArticles')) full.relatedArticles = byArticleRelated.get(row.id) ?? []
-    if (view.tags) view.tags.push(...responseTags(row, full))
+    if (view.tags) view.tags.push(...responseTags(row, full, view, renderHtml !== undefined && wants(view, 'bodyHtml')))
     const out: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(full)) {
       if (value !== undefined && (included(key) || want(key))) out[key] = value

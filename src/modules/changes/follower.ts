@@ -32,6 +32,9 @@ export class ChangeFollower {
   private queued: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private subscription: Subscription | undefined
+  /** The highest change a notification announced, and who waits for one. */
+  private notified = 0
+  private waiting: Array<{ seq: number, resolve: () => void }> = []
 
   constructor (private readonly opts: FollowerOptions) {}
 
@@ -92,11 +95,33 @@ export class ChangeFollower {
 
   async start () {
     await this.follow()
-    this.subscription = await this.opts.database.listen(CHANNEL, () => { this.follow().catch(() => {}) }, () => {})
+    this.subscription = await this.opts.database.listen(CHANNEL, (payload) => this.woken(payload), () => {})
     this.timer = setInterval(() => {
       this.follow().catch((err: unknown) => this.opts.log.warn({ err }, 'reading the change log failed'))
     }, this.opts.pollMs)
     this.timer.unref()
+  }
+
+  private woken (payload: string) {
+    const seq = Number(payload)
+    if (seq > this.notified) this.notified = seq
+    this.waiting = this.waiting.filter((w) => (w.seq <= this.notified ? (w.resolve(), false) : true))
+    this.follow().catch(() => {})
+  }
+
+  /**
+   * Resolves once the notification of everything applied so far came back (or after `ms`): the
+   * other instances were sent theirs at the same moment, so they are waking up too.
+   */
+  echoed (ms: number): Promise<void> {
+    const seq = this.applied
+    if (!this.subscription || seq <= this.notified) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      const waiter = { seq, resolve: done }
+      function done () { clearTimeout(timer); resolve() }
+      this.waiting.push(waiter)
+    })
   }
 
   async stop () {
