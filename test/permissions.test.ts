@@ -136,6 +136,9 @@ const matrix: Record<string, Case | Case[]> = {
   'PATCH /v1/users/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/users/${(await f.user()).id}`, body: { name: 'Renamed' } }) },
   'DELETE /v1/users/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/users/${(await f.user()).id}` }) },
 
+  // ---- the change log
+  'GET /v1/changes': { expect: staff, prepare: async () => ({ url: '/v1/changes?after=0&limit=5' }) },
+
   // ---- tokens
   'GET /v1/tokens': [
     { expect: staff, prepare: async () => ({ url: '/v1/tokens' }) },

@@ -5,7 +5,7 @@ import type { Database } from '../db/client.js'
 
 
 export async function generateOpenApi (): Promise<string> {
-  const database = { db: {}, driver: 'pg', migrate: async () => {}, ping: async () => {}, listen: async () => ({ close: async () => {} }), notify: async () => {}, close: async () => {} } as unknown as Database
+  const database = { db: { execute: async () => ({ rows: [{ seq: 0, pruned: 0 }] }) }, driver: 'pg', migrate: async () => {}, ping: async () => {}, listen: async () => ({ close: async () => {} }), notify: async () => {}, close: async () => {} } as unknown as Database
   const app = await buildApp({ config: loadConfig({ LOG_LEVEL: 'silent' }), database })
   await app.ready()
   const doc = `${JSON.stringify(app.swagger(), null, 2)}\n`
