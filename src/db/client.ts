@@ -223,6 +223,9 @@ async function openPglite(options: DatabaseOptions, logger?: Logger): Promise<Da
  * A dedicated connection that LISTENs, and reconnects (telling the caller) when it drops: it
  * keeps trying, every second at first and then every 5 s, for as long as the database is away.
  */
+const PING_EVERY_MS = 10_000
+const PING_TIMEOUT_MS = 5000
+
 async function listenPg (url: string, channel: string, onMessage: (payload: string) => void, onLost: () => void): Promise<Subscription> {
   const pg = await import('pg')
   let closed = false
@@ -245,11 +248,25 @@ async function listenPg (url: string, channel: string, onMessage: (payload: stri
       throw error
     }
     if (closed) { await c.end().catch(() => {}); return }
-    c.on('end', () => {
+    // A connection can go silent without closing (a half-open TCP connection, a server process
+    // paused): a ping that gets no answer in time ends it, and it reconnects like any other.
+    const lost = () => {
+      clearInterval(ping)
       if (closed) return
       onLost()
       reconnect(0)
-    })
+    }
+    const ping = setInterval(() => {
+      const timeout = setTimeout(() => {
+        // end() would wait for a peer that no longer answers: the socket goes at once.
+        c.removeAllListeners('end')
+        ;(c as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream?.destroy()
+        lost()
+      }, PING_TIMEOUT_MS)
+      c.query('select 1').then(() => clearTimeout(timeout), () => {})
+    }, PING_EVERY_MS)
+    ping.unref()
+    c.on('end', lost)
     client = c
     // Whatever was missed while disconnected counts as a change.
     onMessage('')

@@ -115,6 +115,13 @@ export class ReplicaSet {
     return () => { if (!released) { released = true; this.holds-- } }
   }
 
+  /** WAL bytes a replica has yet to replay of what the primary last reported; null before its first answer. */
+  private behind (state: State): number | null {
+    if (state.replayed < 0n) return null
+    const primary = this.samples.at(-1)?.position ?? 0n
+    return primary > state.replayed ? Number(primary - state.replayed) : 0
+  }
+
   /** For readiness and people: each replica, whether it serves and why not. */
   status () {
     const floor = this.lagFloor()
@@ -122,7 +129,7 @@ export class ReplicaSet {
       where: s.replica.where,
       serving: this.usable(s, floor),
       ...(s.error ? { error: s.error } : {}),
-      behindBytes: s.replayed < 0n ? null : Number(this.samples.at(-1) ? (this.samples.at(-1)!.position > s.replayed ? this.samples.at(-1)!.position - s.replayed : 0n) : 0n)
+      behindBytes: this.behind(s)
     }))
   }
 

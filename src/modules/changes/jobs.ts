@@ -3,9 +3,10 @@
 // no single chosen instance):
 // - a scheduled article whose time has come is a change: `article.published`, recorded once;
 // - changes older than the retention go, a batch at a time (no long locks).
-import { and, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm'
+import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
+import { rowsOf } from '../../db/batch.js'
 import type { Db } from '../../db/client.js'
-import { articles, changeCursors, changes } from '../../db/schema.js'
+import { articles, changeCursors } from '../../db/schema.js'
 import { recordScheduledPublication } from '../articles/changes.js'
 
 export type JobOptions = {
@@ -31,17 +32,18 @@ export async function claimCursor (tx: Db, name: string) {
  * tick's `at` and at or before the next one's, so it is recorded once.
  */
 export async function publishDue (db: Db, now: Date): Promise<number> {
-  const [state] = await db.select({ at: changeCursors.at }).from(changeCursors).where(eq(changeCursors.name, 'schedule'))
+  // Most ticks find nothing: one read, no transaction.
+  const [state] = await db.select({
+    at: changeCursors.at,
+    due: sql<number>`(select count(*)::int from ${articles} where ${articles.status} = 'scheduled' and ${articles.publishedAt} > ${changeCursors.at} and ${articles.publishedAt} <= ${now.toISOString()}::timestamptz)`
+  }).from(changeCursors).where(eq(changeCursors.name, 'schedule'))
   if (!state) return 0
   if (state.at === null) {
     // The first tick ever: from now on (what was due before went public with no cache to evict).
     await db.update(changeCursors).set({ at: now }).where(and(eq(changeCursors.name, 'schedule'), isNull(changeCursors.at)))
     return 0
   }
-  // Most ticks find nothing: one read, no transaction.
-  const [due] = await db.select({ n: sql<number>`count(*)::int` }).from(articles)
-    .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, state.at), lte(articles.publishedAt, now)))
-  if (!due || due.n === 0) return 0
+  if (state.due === 0) return 0
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const cursor = await claimCursor(tx, 'schedule')
@@ -55,20 +57,25 @@ export async function publishDue (db: Db, now: Date): Promise<number> {
   })
 }
 
-/** Deletes a batch of changes older than the retention; returns how many went. */
+/**
+ * Deletes a batch of changes older than the retention and moves the 'pruned' mark past them, in
+ * one statement (so no long lock, and none at all while another instance prunes); returns how
+ * many went.
+ */
 export async function pruneChanges (db: Db, now: Date, retentionDays: number): Promise<number> {
-  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000)
-  return db.transaction(async (txn) => {
-    const tx = txn as unknown as Db
-    if (!await claimCursor(tx, 'pruned')) return 0
-    const old = tx.select({ seq: changes.seq }).from(changes).where(lte(changes.at, cutoff)).orderBy(changes.seq).limit(PRUNE_BATCH)
-    const gone = await tx.delete(changes).where(inArray(changes.seq, old)).returning({ seq: changes.seq })
-    if (gone.length === 0) return 0
-    // Followers behind this point must start over (src/modules/changes/follower.ts).
-    const highest = Math.max(...gone.map((g) => g.seq))
-    await tx.update(changeCursors).set({ seq: sql`greatest(${changeCursors.seq}, ${highest})` }).where(eq(changeCursors.name, 'pruned'))
-    return gone.length
-  })
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000).toISOString()
+  const [row] = await rowsOf<{ gone: number }>(db, sql`
+    with claimed as (select 1 from change_cursors where name = 'pruned' for update skip locked),
+    gone as (
+      delete from changes where exists (select 1 from claimed)
+        and seq in (select seq from changes where at <= ${cutoff}::timestamptz order by seq limit ${PRUNE_BATCH})
+      returning seq
+    )
+    -- Followers behind this mark must start over (src/modules/changes/follower.ts).
+    update change_cursors set seq = greatest(seq, (select max(seq) from gone))
+    where name = 'pruned' and exists (select 1 from gone)
+    returning (select count(*)::int from gone) as gone`)
+  return row?.gone ?? 0
 }
 
 export type ChangeJobs = { tick: () => Promise<void>, start: () => void, stop: () => void }
