@@ -1,7 +1,7 @@
 // Authors: bylines, with avatars; private email reaches staff only.
 import { asc, eq, inArray, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { entityChange, recordChange } from '../changes/record.js'
+import { avatarTags, entityChange, recordChange } from '../changes/record.js'
 import { articleAuthors, articles, authors, users } from '../../db/schema.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { invalidField, notFound } from '../../http/errors.js'
@@ -66,7 +66,7 @@ export async function createAuthor (db: Db, input: CreateAuthor, now: Date = new
   await assertAvatar(db, input.avatarId)
   return withSlug(db, 'authors_slug_key', input.slug, (tx, attempt) => uniqueSlug(tx, authors, authors.slug, input.name, attempt), async (tx, slug) => {
     const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {}, createdAt: now, updatedAt: now }).returning()
-    await recordChange(tx, now, entityChange('author', row, 'created'))
+    await recordChange(tx, now, entityChange('author', row, 'created', avatarTags(row.avatarId)))
     return row
   })
 }
@@ -79,7 +79,7 @@ export async function updateAuthor (db: Db, id: string, input: UpdateAuthor, ifM
     await assertAvatar(tx as unknown as Db, input.avatarId)
     return withSlug(tx as unknown as Db, 'authors_slug_key', input.slug, async () => current.slug, async (w, slug) => {
       const [row] = await w.update(authors).set({ ...input, slug, version: current.version + 1, updatedAt: now }).where(eq(authors.id, id)).returning()
-      await recordChange(w, now, entityChange('author', row, 'updated'))
+      await recordChange(w, now, entityChange('author', row, 'updated', current.avatarId === row.avatarId ? [] : avatarTags(current.avatarId, row.avatarId)))
       return row
     })
   })
@@ -101,7 +101,7 @@ export async function deleteAuthor (db: Db, id: string, ifMatch: IfMatch | undef
     // A staff user linked to this byline keeps their account, unlinked.
     await tx.update(users).set({ authorId: null }).where(eq(users.authorId, id))
     await tx.delete(authors).where(eq(authors.id, id))
-    await recordChange(tx as unknown as Db, now, entityChange('author', current, 'deleted'))
+    await recordChange(tx as unknown as Db, now, entityChange('author', current, 'deleted', avatarTags(current.avatarId)))
   })
 }
 

@@ -25,9 +25,15 @@ export async function recordChange (db: Db, at: Date, change: Change): Promise<v
  * reaches its own page, its list, every response that embeds it, and (for a byline, section or
  * tag) the article lists narrowed to it.
  */
-export function entityChange (entity: 'author' | 'section' | 'tag' | 'photo', row: { id: string, slug?: string }, what: 'created' | 'updated' | 'deleted'): Change {
+export function entityChange (entity: 'author' | 'section' | 'tag' | 'photo', row: { id: string, slug?: string }, what: 'created' | 'updated' | 'deleted', also: string[] = []): Change {
   const tags = what === 'created'
     ? [listTag(entity)]
     : [entityTag(entity, row.id), listTag(entity), ...(entity === 'photo' ? [] : [articleListTag(entity, row.id)])]
-  return { entity, entityId: row.id, event: `${entity}.${what}`, tags, data: row.slug ? { slug: row.slug } : {} }
+  return { entity, entityId: row.id, event: `${entity}.${what}`, tags: [...tags, ...also], data: row.slug ? { slug: row.slug } : {} }
+}
+
+/** An author's avatar is public while the author is: one that comes or goes changes the photos'. */
+export const avatarTags = (...ids: Array<string | null | undefined>) => {
+  const photos = [...new Set(ids.filter((id): id is string => !!id))]
+  return photos.length === 0 ? [] : [listTag('photo'), ...photos.map((id) => entityTag('photo', id))]
 }
