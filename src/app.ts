@@ -171,7 +171,7 @@ export async function buildApp (options: AppOptions) {
   // Scheduled publications and retention, shared by all instances (src/modules/changes/jobs.ts).
   const jobs = changeJobs({ db: database.db, now: app.now, everyMs: config.CHANGES_POLL_MS, retentionDays: config.CHANGES_RETENTION_DAYS, log: app.log })
   app.decorate('changeJobs', jobs)
-  app.addHook('onReady', async () => jobs.start())
+  app.addHook('onReady', async () => { await jobs.start() })
   app.addHook('onClose', async () => jobs.stop())
   const cache = new PublicCache({
     database,

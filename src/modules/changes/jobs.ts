@@ -78,7 +78,7 @@ export async function pruneChanges (db: Db, now: Date, retentionDays: number): P
   return row?.gone ?? 0
 }
 
-export type ChangeJobs = { tick: () => Promise<void>, start: () => void, stop: () => void }
+export type ChangeJobs = { tick: () => Promise<void>, start: () => Promise<void>, stop: () => void }
 
 export function changeJobs (opts: JobOptions): ChangeJobs {
   let prunedAt = 0
@@ -100,7 +100,9 @@ export function changeJobs (opts: JobOptions): ChangeJobs {
   const tick = () => (running ??= run().finally(() => { running = undefined }))
   return {
     tick,
-    start () {
+    async start () {
+      // At once: the first start after the migration sets where scheduled publications count from.
+      await tick()
       timer = setInterval(() => { tick().catch(() => {}) }, opts.everyMs)
       timer.unref()
     },
