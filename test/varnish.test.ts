@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http'
+import { createServer as createHttpServer, request, type IncomingHttpHeaders } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -149,6 +149,16 @@ t.test('Varnish in front of the API: anonymous reads cached, a change purges exa
     t.equal((await read('/v1/articles/by-slug/no-such-story')).cache, 'PASS')
   })
 
+  await t.test('PURGE is only for the addresses in the ACL', async (t) => {
+    // 127.0.0.2 is this machine too, but not in `acl purgers`.
+    const status = await new Promise<number>((resolve, reject) => {
+      request(`${varnish}/`, { method: 'PURGE', localAddress: '127.0.0.2', headers: { 'xkey-purge': 'al' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+        .on('error', reject).end()
+    })
+    t.equal(status, 403)
+    t.equal((await read(front)).cache, 'HIT', 'nothing was purged')
+  })
+
   await t.test('PURGE needs its header', async (t) => {
     const res = await fetch(varnish + '/', { method: 'PURGE' })
     t.equal(res.status, 400)
@@ -186,6 +196,16 @@ t.test('Varnish in front of the API: anonymous reads cached, a change purges exa
     t.ok(list.body.data.some((x: Json) => x.id === b.id), 'B still is')
     t.equal((await read(front)).cache, 'HIT')
     t.equal((await read(pageA)).status, 404, 'still a 404 on the next read')
+  })
+
+  await t.test('a soft purge expires what it names, and says how many', async (t) => {
+    await read(pageB)
+    const tags = (await read(pageB, { 'x-cache-debug': '1' })).headers.get('surrogate-key')
+    t.ok(tags)
+    const res = await fetch(varnish + '/', { method: 'PURGE', headers: { 'xkey-softpurge': tags! } })
+    t.equal(res.status, 200)
+    t.ok(Number(res.headers.get('x-purged')) >= 1, 'B\'s page among them')
+    t.equal((await read(pageB)).status, 200, 'B is still served (a fresh copy is fetched meanwhile)')
   })
 })
 
