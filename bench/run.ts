@@ -257,7 +257,14 @@ type Scenario = {
   expected?: (status: number) => boolean
   reference?: boolean
   note?: string
+  /** Work running beside the load, started before each run and stopped after it. */
+  background?: () => Background
+  /** Figures of the measured run beyond autocannon's (read after it). */
+  report?: () => Record<string, number>
 }
+
+/** Writes sent beside a scenario's reads: how many, and how many failed. */
+type Background = { stop: () => Promise<{ writes: number, failed: number }> }
 
 type ScenarioResult = {
   key: string
@@ -276,6 +283,8 @@ type ScenarioResult = {
   serverCpu: { percentOfCore: number, microsPerRequest: number }
   databaseCpu: { percentOfCore: number, microsPerRequest: number } | null
   memory: Memory
+  /** The scenario's own figures (cache hits, writes beside the reads, ...). */
+  details?: Record<string, number>
 }
 
 async function measure (base: string, pid: number, scenario: Scenario): Promise<ScenarioResult> {
@@ -283,7 +292,14 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
     await scenario.prepare?.()
     // autocannon takes a fixed path from the URL (a top-level `path` option is ignored).
     const { path: fixedPath, ...load } = scenario.load()
-    return autocannon({ url: base + (fixedPath ?? ''), connections: options.connections, duration, timeout: 30, ...load }) as Promise<Result>
+    const background = scenario.background?.()
+    try {
+      const result = await (autocannon({ url: base + (fixedPath ?? ''), connections: options.connections, duration, timeout: 30, ...load }) as Promise<Result>)
+      return { result, writes: await background?.stop() }
+    } catch (error) {
+      await background?.stop()
+      throw error
+    }
   }
   if (options.warmup > 0) await run(options.warmup)
   const stopSampling = sampleMemory(pid)
@@ -291,13 +307,14 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
   // The reference never touches the database.
   const countDb = localPostgres && !scenario.reference
   const dbBefore = countDb ? postgresCpu() : new Map<string, number>()
-  const r = await run(options.duration)
+  const { result: r, writes } = await run(options.duration)
   const cpu = cpuSeconds(pid) - cpuBefore
   const dbCpu = countDb ? postgresCpuSince(dbBefore) : 0
   const memory = stopSampling()
   const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
   const statusCodes: Record<string, number> = {}
-  let unexpected = r.errors + r.mismatches
+  // A write beside the reads that failed is as unexpected as a read that did.
+  let unexpected = r.errors + r.mismatches + (writes?.failed ?? 0)
   for (const [code, { count }] of Object.entries(r.statusCodeStats)) {
     statusCodes[code] = count
     if (!expected(Number(code))) unexpected += count
@@ -321,7 +338,8 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
     serverCpu: { percentOfCore: Math.round((cpu / r.duration) * 1000) / 10, microsPerRequest: perRequest(cpu, r.requests.total) },
     // A PostgreSQL on this machine (scenarios that never reach it show ~0); null otherwise.
     databaseCpu: localPostgres && !scenario.reference ? { percentOfCore: Math.round((dbCpu / r.duration) * 1000) / 10, microsPerRequest: perRequest(dbCpu, r.requests.total) } : null,
-    memory
+    memory,
+    ...((scenario.report || writes) && { details: { ...scenario.report?.(), ...(writes && { writes: writes.writes, failedWrites: writes.failed }) } })
   }
 }
 
@@ -456,6 +474,8 @@ async function deepCursor (base: string, depth: number): Promise<string> {
 }
 
 type Extra = {
+  /** The API's base URL, for the writes sent beside a scenario's reads. */
+  api: string
   etag: string, deep: string, depth: number, terms: SeedResult['terms'], rendition: string
   fetchEtag: (id: string) => Promise<string>
   /** Reads each path once (anonymously, a few at a time). */
@@ -475,6 +495,43 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
   const etags = new Map<string, string>()
   const slugPaths = targets.slugs.map((s) => `/v1/articles/by-slug/${s}?${INCLUDE}`)
   const { section, tag } = targets.sectionTag
+  const frontPath = `/v1/articles?limit=20&${INCLUDE}`
+  // Scenarios 12a and 12b: article pages and the front page, four to one, counting the answers
+  // that came from the public cache (they carry `x-cache: hit`).
+  const readMix = slugPaths.flatMap((p, i) => (i % 4 === 3 ? [p, frontPath] : [p]))
+  const cacheCount = { hits: 0, total: 0 }
+  const countedReads = () => {
+    cacheCount.hits = 0
+    cacheCount.total = 0
+    const onResponse = (_status: number, _body: string, _context: unknown, headers: Record<string, string | string[]>) => {
+      cacheCount.total++
+      if (headers['x-cache'] === 'hit') cacheCount.hits++
+    }
+    return { requests: readMix.map((p) => ({ method: 'GET' as const, path: p, onResponse })) }
+  }
+  const cacheReport = () => ({ cacheHitRatio: cacheCount.total > 0 ? Math.round((cacheCount.hits / cacheCount.total) * 10_000) / 10_000 : 0, responses: cacheCount.total })
+  const primeReads = async () => { if (!primed) { await extra.prime(slugPaths); primed = true } }
+  // The newsroom beside scenario 12b: a draft saved five times a second, and a story of its own
+  // published, then updated, once a second (neither is one the reads ask for).
+  const newsroom = { draft: '', story: '', storyPublic: false, saves: 0 }
+  const editorCall = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(extra.api + url, { method, headers: body === undefined ? auth : { ...auth, ...json }, ...(body !== undefined && { body: JSON.stringify(body) }) })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 200)}`)
+    return JSON.parse(text) as { id: string }
+  }
+  const every = (ms: number, work: () => Promise<void>, counts: { writes: number, failed: number }) => {
+    let running = true
+    const loop = (async () => {
+      while (running) {
+        const started = performance.now()
+        try { await work(); counts.writes++ } catch (error) { counts.failed++; log(`  a write beside the reads failed: ${(error as Error).message}`) }
+        const wait = ms - (performance.now() - started)
+        if (wait > 0 && running) await new Promise((r) => setTimeout(r, wait))
+      }
+    })()
+    return async () => { running = false; await loop }
+  }
   return [
     {
       key: 'reference', name: 'reference: bare Fastify, same body size', reference: true,
@@ -486,10 +543,10 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
       // Fixed requests, built once by autocannon: a per-request callback would load the client.
       // Every connection walks the list in the same order, so each slug is read once beforehand,
       // as readers would have done before a story is hot.
-      prepare: async () => { if (!primed) { await extra.prime(slugPaths); primed = true } },
+      prepare: primeReads,
       load: () => ({ requests: slugPaths.map((p) => ({ method: 'GET', path: p })) })
     },
-    { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: `/v1/articles?limit=20&${INCLUDE}` }) },
+    { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: frontPath }) },
     {
       // An extra scenario: what a browser or a CDN asks for, measured beside the plain one.
       key: 'front-br', name: '2b front page, as a browser asks', note: 'Accept-Encoding: gzip, deflate, br (the answer is brotli)',
@@ -523,6 +580,39 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
     {
       key: 'rendition', name: '11 photo rendition (/media)', note: `${extra.rendition.split('/').pop()} of an upload, from the media folder`,
       load: () => ({ method: 'GET', path: extra.rendition })
+    },
+    {
+      key: 'reads', name: '12a article pages + front page', note: 'article by slug and front page, four to one: the baseline of 12b',
+      prepare: primeReads,
+      load: countedReads,
+      report: cacheReport
+    },
+    {
+      key: 'under-edits', name: '12b the same reads under edits',
+      note: 'as 12a, while an editor saves a draft 5 times a second and publishes or updates another story once a second',
+      prepare: async () => {
+        await primeReads()
+        newsroom.draft ||= (await editorCall('POST', '/v1/articles', { headline: `Draft in progress ${runTag}`, body: [{ type: 'paragraph', text: 'First lines.' }] })).id
+        newsroom.story ||= (await editorCall('POST', '/v1/articles', { headline: `Breaking story ${runTag}`, body: [{ type: 'paragraph', text: 'What we know so far.' }] })).id
+      },
+      load: countedReads,
+      report: cacheReport,
+      background: () => {
+        const counts = { writes: 0, failed: 0 }
+        const saving = every(200, async () => {
+          const n = ++newsroom.saves
+          await editorCall('PATCH', `/v1/articles/${newsroom.draft}`, { standfirst: `Save ${n} of the draft.`, body: [{ type: 'paragraph', text: `The draft as of save ${n}: the council, the harbour and the budget.` }] })
+        }, counts)
+        const publishing = every(1000, async () => {
+          if (!newsroom.storyPublic) {
+            await editorCall('POST', `/v1/articles/${newsroom.story}/publish`)
+            newsroom.storyPublic = true
+          } else {
+            await editorCall('PATCH', `/v1/articles/${newsroom.story}`, { headline: `Breaking story ${runTag}, update ${++newsroom.saves}` })
+          }
+        }, counts)
+        return { stop: async () => { await Promise.all([saving(), publishing()]); return counts } }
+      }
     },
     {
       key: 'create', name: '8 POST article (editor)',
@@ -684,8 +774,8 @@ async function main () {
         for (let p = queue.shift(); p !== undefined; p = queue.shift()) await getJson(api.base + p)
       }))
     }
-    const list = scenarios(token, targets, { etag, deep, depth, terms: seeded.terms, fetchEtag, rendition, prime })
-      .filter((s) => !options.only || s.reference || options.only.has(s.key))
+    const list = scenarios(token, targets, { api: api.base, etag, deep, depth, terms: seeded.terms, fetchEtag, rendition, prime })
+      .filter((s) => !options.only || s.reference || options.only.has(s.key) || (s.key === 'reads' && options.only.has('under-edits')))
     const results: ScenarioResult[] = []
     for (const scenario of list) {
       const proc = scenario.reference ? reference : api
@@ -703,6 +793,12 @@ async function main () {
     const ref = results.find((r) => r.key === 'reference')!
     for (const r of results) r.ratioToReference = r === ref ? 1 : Math.round((r.reqPerSec / ref.reqPerSec) * 10_000) / 10_000
 
+    // 12b against 12a, both measured in this run.
+    const baselineReads = results.find((r) => r.key === 'reads')
+    const editedReads = results.find((r) => r.key === 'under-edits')
+    const readsUnderEdits = baselineReads && editedReads && baselineReads.reqPerSec > 0
+      ? { baseline: baselineReads, edited: editedReads, ratio: Math.round((editedReads.reqPerSec / baselineReads.reqPerSec) * 1000) / 1000 }
+      : undefined
     const seedSummary = { ms: seeded.ms, phases: seeded.phases, counts: seeded.counts }
     const front = results.find((r) => r.key === 'front')
     const deepResult = results.find((r) => r.key === 'deep')
@@ -719,6 +815,9 @@ async function main () {
       seed: seedSummary,
       targets: { ...targets, slugs: targets.slugs.length, commentArticles: targets.commentArticles.length, patchArticles: targets.patchArticles.length, terms: seeded.terms, depth, referenceBodyBytes: median.size },
       deepVsFirstPage: front && deepResult ? { firstPageP99Ms: front.latencyMs.p99, deepPageP99Ms: deepResult.latencyMs.p99 } : undefined,
+      readsUnderEdits: readsUnderEdits
+        ? { ratio: readsUnderEdits.ratio, target: 0.8, cacheHitRatio: readsUnderEdits.edited.details?.cacheHitRatio, cacheHitRatioWithoutWrites: readsUnderEdits.baseline.details?.cacheHitRatio, writes: readsUnderEdits.edited.details?.writes }
+        : undefined,
       scenarios: results
     }
     await mkdir(path.dirname(outFile), { recursive: true })
@@ -732,6 +831,12 @@ async function main () {
       process.stdout.write(`Page ${depth.toLocaleString('en-US')} items deep: p99 ${deepResult.latencyMs.p99} ms, against ${front.latencyMs.p99} ms for the first page.\n`)
     }
     for (const r of results) if (r.note) process.stdout.write(`  ${r.name}: ${r.note}\n`)
+    if (readsUnderEdits) {
+      const { baseline, edited, ratio } = readsUnderEdits
+      const pct = (x: number | undefined) => `${((x ?? 0) * 100).toFixed(1)}%`
+      process.stdout.write(`Reads under edits: ${edited.reqPerSec.toFixed(0)} req/s, ${ratio.toFixed(2)}x the same reads without writes (${baseline.reqPerSec.toFixed(0)} req/s; target 0.80x or more); ` +
+        `public cache hits ${pct(edited.details?.cacheHitRatio)} (without writes ${pct(baseline.details?.cacheHitRatio)}); ${edited.details?.writes ?? 0} writes beside them.\n`)
+    }
     process.stdout.write(`Load average (1 min) at the start ${loadAtStart[0].toFixed(2)}, at the end ${os.loadavg()[0].toFixed(2)}; ${os.cpus().length} CPUs.\n`)
     process.stdout.write(`Results: ${path.relative(process.cwd(), outFile)}\n`)
 

@@ -26,6 +26,7 @@ import publicCache, { PublicCache } from './http/public-cache.js'
 import { ChangeFollower } from './modules/changes/follower.js'
 import { changeJobs, type ChangeJobs } from './modules/changes/jobs.js'
 import changeRoutes from './modules/changes/routes.js'
+import { httpTarget, parseHeaders, Purger, varnishTarget, type PurgeTarget } from './modules/changes/purger.js'
 import rateLimits from './http/rate-limit.js'
 import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import textInput, { parseQueryString } from './http/text-input.js'
@@ -69,6 +70,8 @@ declare module 'fastify' {
     changeFollower: ChangeFollower
     /** Scheduled publications and retention of the change log. */
     changeJobs: ChangeJobs
+    /** Purges Varnish and CDNs by cache tag, when PURGE_VARNISH_URLS or PURGE_URL is set. */
+    purger: Purger | undefined
   }
 }
 
@@ -185,6 +188,12 @@ export async function buildApp (options: AppOptions) {
     replicas,
     log: app.log
   })
+  const purger = purgerOf(config, database, follower, app.log)
+  app.decorate('purger', purger)
+  if (purger) {
+    app.addHook('onReady', async () => { await purger.start() })
+    app.addHook('onClose', async () => { await purger.stop() })
+  }
   // First of all hooks: a cached public read is answered before anything else runs.
   app.addHook('onRequest', cache.serve)
 
@@ -265,6 +274,27 @@ export async function buildApp (options: AppOptions) {
   await app.register(changeRoutes, { prefix: '/v1/changes' })
 
   return app
+}
+
+/** The purger of the outside caches the config names, if any. */
+function purgerOf (config: Config, database: Database, follower: ChangeFollower, log: App['log']) {
+  const timeoutMs = config.PURGE_TIMEOUT_SECONDS * 1000
+  const targets: PurgeTarget[] = (config.PURGE_VARNISH_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [])
+    .map((url) => varnishTarget(url, { soft: config.PURGE_VARNISH_SOFT, timeoutMs }))
+  if (config.PURGE_URL) {
+    targets.push(httpTarget({
+      url: config.PURGE_URL,
+      method: config.PURGE_METHOD,
+      bodyTemplate: config.PURGE_BODY_TEMPLATE,
+      headers: parseHeaders(config.PURGE_HEADERS),
+      chunkSize: config.PURGE_CHUNK_SIZE,
+      timeoutMs
+    }))
+  }
+  if (targets.length === 0) return undefined
+  // This instance's own cache is brought up to date first, so an outside cache that asks it
+  // again right after the purge gets the new answer.
+  return new Purger({ database, targets, pollMs: config.CHANGES_POLL_MS, repeatMs: config.PURGE_REPEAT_SECONDS * 1000, log, before: () => follower.follow() })
 }
 
 /** The replicas of DATABASE_READ_URL, if any, each a pool of DATABASE_POOL_SIZE connections. */

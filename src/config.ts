@@ -118,7 +118,27 @@ export const ConfigSchema = Type.Object({
   // reports itself not ready.
   CHANGES_MAX_LAG_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
   // How long changes stay in the log (GET /v1/changes answers 410 for older positions).
-  CHANGES_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 })
+  CHANGES_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  // Outside caches to purge by cache tag as changes commit (src/modules/changes/purger.ts):
+  // Varnish instances running deploy/varnish/default.vcl, by their base URLs (comma-separated).
+  PURGE_VARNISH_URLS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s]+(\\s*,\\s*https?://[^,\\s]+)*$', description: 'one or more http(s) URLs, comma-separated, such as http://10.0.0.5:6081' })),
+  // Expire rather than remove (xkey-softpurge): Varnish may then serve the old copy within its
+  // stale-while-revalidate while it fetches the new one.
+  PURGE_VARNISH_SOFT: Type.Boolean({ default: false }),
+  // A CDN's purge API (Fastly, Cloudflare, ...): where, how, with which headers, and the body,
+  // whose {{tags_json}} (or {{tags_space}}, {{tags_comma}}) becomes a chunk of the tags.
+  PURGE_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'a URL that starts with http:// or https://' })),
+  PURGE_METHOD: Type.String({ pattern: '^[A-Z]+$', default: 'POST', description: 'an HTTP method in capitals, such as POST or PURGE' }),
+  PURGE_BODY_TEMPLATE: Type.String({ default: '{"tags":{{tags_json}}}' }),
+  // `Name: value; Other: value`. Hidden in logs: it holds the API's credentials.
+  PURGE_HEADERS: Type.Optional(Type.String()),
+  // Tags a request at most (Cloudflare takes 30 on some plans, Fastly 256).
+  PURGE_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 30 }),
+  // Each batch is purged once more after this long (0: never), for a read that raced the change
+  // and put the old answer back (an instance or a replica that had not seen it yet).
+  PURGE_REPEAT_SECONDS: Type.Number({ minimum: 0, maximum: 600, default: 2 }),
+  // How long one purge request may take before it counts as failed (and is tried again).
+  PURGE_TIMEOUT_SECONDS: Type.Number({ minimum: 0.1, maximum: 120, default: 10 })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -182,7 +202,7 @@ function allowed (schema: Described): string {
 
 /** A value fit for a log: secrets hidden, and a URL's password too. */
 function shown (key: string, value: string) {
-  if (/SECRET|PASSWORD/.test(key)) return '(hidden)'
+  if (/SECRET|PASSWORD|PURGE_HEADERS/.test(key)) return '(hidden)'
   return JSON.stringify(value.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@'))
 }
 
