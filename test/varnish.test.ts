@@ -179,9 +179,8 @@ t.test('Varnish in front of the API: anonymous reads cached, a change purges exa
     const list = await read(front)
     t.equal(list.cache, 'MISS', 'the front page lists A: purged too')
     t.ok(list.body.data.some((x: Json) => x.headline === 'Council passes the budget'))
-    // Needs each route's own tags: a response tagged only `untagged` goes with every change.
-    const untagged = tagsOfB === 'untagged' && 'B\'s page carries no tags of its own yet: any change purges it'
-    t.equal((await read(pageB)).cache, 'HIT', 'B was not touched', { todo: untagged })
+    t.notMatch(String(tagsOfB), /untagged/, 'B\'s page carries its own tags')
+    t.equal((await read(pageB)).cache, 'HIT', 'B was not touched')
   })
 
   await t.test('unpublishing A: its page is a 404 through Varnish, and the front page drops it', async (t) => {
