@@ -87,9 +87,28 @@ export function renderTemplate (template: string, tags: string[]): string {
 /** A URL without its credentials, for logs. */
 const shownUrl = (url: string) => url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1')
 
+/** The start of an answer's body: what an error message needs, and no more is read. */
+async function head (res: Response, limit = 4096): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  try {
+    for await (const chunk of res.body ?? []) {
+      chunks.push(Buffer.from(chunk as Uint8Array))
+      size += (chunk as Uint8Array).length
+      if (size >= limit) break
+    }
+  } catch {
+    // A body cut short still says what it said so far.
+  }
+  await res.body?.cancel().catch(() => {})
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+}
+
+// A purge target is the operator's own (their Varnish, their CDN account): unlike a webhook's
+// URL, it may be a private address. It still gets a timeout, no redirects and a capped read.
 async function send (url: string, init: RequestInit, timeoutMs: number) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
-  const text = await res.text().catch(() => '')
+  const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
+  const text = await head(res)
   if (!res.ok) throw new Error(`${init.method} ${shownUrl(url)} answered ${res.status}: ${text.slice(0, 200)}`)
 }
 
