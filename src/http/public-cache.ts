@@ -17,6 +17,7 @@ import fp from 'fastify-plugin'
 import type { Database } from '../db/client.js'
 import type { ReplicaSet } from '../db/replicas.js'
 import type { Applied, ChangeFollower } from '../modules/changes/follower.js'
+import { TaggedStore, type Stored } from './tagged-store.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
 
@@ -62,42 +63,24 @@ export type PublicCacheOptions = {
 type Variant = { body: Buffer, headers: string[] }
 
 /** A stored response: the 200 as computed, its compressed copies, and the 304's headers. */
-type Entry = {
+type Entry = Stored & {
   etag: string
-  tags: string[]
-  /** Date.now() when stored. */
-  storedAt: number
   identity: Variant
   /** Made the first time a client asks for each encoding. */
   encoded: Partial<Record<Encoding, Variant>>
   /** The 200's headers but its length; a compressed copy's headers start with them. */
   common: string[]
   notModified: string[]
-  /** The bytes of every variant. */
-  size: number
-  /** Read since it was stored or last spared from eviction. */
-  used: boolean
 }
 
 const GRACE_MS = 5
 /** How long a write waits for its change's notification to come back before it answers anyway. */
 const ECHO_MS = 500
-/** Evictions remembered, so a miss computed across one does not store what it evicted. */
-const RECENT = 1000
 /** The longest a request waits for another one computing the same response. */
 const WAIT_MS = 2000
 
 export class PublicCache {
-  private entries = new Map<string, Entry>()
-  /** Each tag and the keys of the entries that carry it. */
-  private byTag = new Map<string, Set<string>>()
-  private bytes = 0
-  /** Counts evictions; a miss remembers it, to check at store time what was evicted since. */
-  private epoch = 0
-  /** The last evictions' epochs and tags, oldest first. */
-  private recent: Array<{ epoch: number, tags: Set<string> }> = []
-  /** Misses from before this epoch store nothing (the cache was emptied since). */
-  private floor = 0
+  private readonly entries: TaggedStore<Entry>
   /** The key and epoch of each request that missed, so its response can be stored. */
   private readonly pending = new WeakMap<FastifyRequest, { key: string, epoch: number, waiting?: Array<() => void> }>()
   /** Keys being computed, with the requests waiting for them: a hot miss is computed once. */
@@ -108,9 +91,9 @@ export class PublicCache {
   /** Hits answered by the HTTP server before Fastify (`serveRaw`). */
   early = 0
   misses = 0
-  evicted = 0
 
   constructor (private readonly opts: PublicCacheOptions) {
+    this.entries = new TaggedStore<Entry>({ maxEntries: opts.maxEntries, maxBytes: opts.maxBytes, maxAgeMs: opts.maxAgeMs })
     opts.follower.subscribe({ apply: (changes) => this.apply(changes), reset: () => this.clear() })
   }
 
@@ -120,50 +103,15 @@ export class PublicCache {
   apply (changes: Applied[]) {
     const tags = new Set<string>([UNTAGGED])
     for (const c of changes) for (const t of c.tags) tags.add(t)
-    this.epoch++
-    this.recent.push({ epoch: this.epoch, tags })
-    if (this.recent.length > RECENT) this.recent.shift()
-    for (const tag of tags) {
-      const keys = this.byTag.get(tag)
-      if (!keys) continue
-      for (const key of [...keys]) { this.drop(key); this.evicted++ }
-    }
+    this.entries.evictTags(tags)
   }
 
   /** Empties the cache: what changed is unknown. */
-  clear () {
-    this.epoch++
-    this.floor = this.epoch
-    this.entries.clear()
-    this.byTag.clear()
-    this.bytes = 0
-  }
-
-  private drop (key: string) {
-    const entry = this.entries.get(key)
-    if (!entry) return
-    this.entries.delete(key)
-    this.bytes -= entry.size
-    for (const tag of entry.tags) {
-      const keys = this.byTag.get(tag)
-      keys?.delete(key)
-      if (keys?.size === 0) this.byTag.delete(tag)
-    }
-  }
+  clear () { this.entries.clear() }
 
   /** Whether the cache may answer now: the follower has read the log recently enough. */
   private ready (): boolean {
     return this.opts.enabled && this.opts.follower.lagMs <= this.opts.maxLagMs
-  }
-
-  /** A stored entry still young enough to serve. */
-  private fresh (key: string): Entry | undefined {
-    const entry = this.entries.get(key)
-    if (entry && Date.now() - entry.storedAt > this.opts.maxAgeMs) {
-      this.drop(key)
-      return undefined
-    }
-    return entry
   }
 
   /** Only anonymous GETs of the API: a request with any Authorization header is never a hit. */
@@ -183,7 +131,7 @@ export class PublicCache {
    */
   private answer (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, waited = false): void {
     const key = this.keyOf(request.url, request.headers)
-    const entry = this.fresh(key)
+    const entry = this.entries.get(key)
     if (!entry) {
       const waiting = this.computing.get(key)
       if (waiting && !waited) {
@@ -192,7 +140,7 @@ export class PublicCache {
       }
       this.misses++
       // The first to miss computes for the others; one that waited in vain goes on by itself.
-      this.pending.set(request, { key, epoch: this.epoch, waiting: waiting ? undefined : this.compute(key) })
+      this.pending.set(request, { key, epoch: this.entries.epoch, waiting: waiting ? undefined : this.compute(key) })
       return done()
     }
     // Written straight to the socket: the headers were complete when the entry was stored.
@@ -236,7 +184,7 @@ export class PublicCache {
     const url = req.url
     if (this.closing || url === undefined || !this.eligible(req.method, url, req.headers) || !this.ready()) return false
     const key = this.keyOf(url, req.headers)
-    const entry = this.fresh(key)
+    const entry = this.entries.get(key)
     if (!entry) return false
     // The id a caller sent is kept, as Fastify does with `requestIdHeader`.
     const id = req.headers['x-request-id']
@@ -251,8 +199,7 @@ export class PublicCache {
     const variant = { body, headers: [...entry.common, 'content-encoding', encoding, 'content-length', String(body.length), 'x-request-id', ''] }
     entry.encoded[encoding] = variant
     entry.size += body.length
-    this.bytes += body.length
-    this.evict(key)
+    this.entries.grew(key, body.length)
     return variant
   }
 
@@ -287,17 +234,10 @@ export class PublicCache {
     this.answer(request, reply, done)
   }
 
-  /** Whether a change evicted one of these tags since `epoch` (or the cache was emptied). */
-  private touchedSince (epoch: number, tags: string[]) {
-    if (epoch === this.epoch) return false
-    if (epoch < this.floor || (this.recent[0]?.epoch ?? 0) > epoch + 1) return true
-    return this.recent.some((r) => r.epoch > epoch && tags.some((t) => r.tags.has(t)))
-  }
-
   /** Stores a response computed for a request that missed, if nothing changed meanwhile. */
   store (request: FastifyRequest, headers: OutgoingHttpHeaders, payload: string, tags: string[]) {
     const miss = this.pending.get(request)
-    if (!miss || !this.ready() || this.touchedSince(miss.epoch, tags)) return
+    if (!miss || !this.ready() || this.entries.touchedSince(miss.epoch, tags)) return
     const body = Buffer.from(payload)
     if (body.length > this.opts.maxBytes / 10) return
     const common: string[] = []
@@ -308,7 +248,6 @@ export class PublicCache {
     common.push('x-cache', 'hit')
     const notModified: string[] = []
     for (let i = 0; i < common.length; i += 2) if (common[i] !== 'content-type') notModified.push(common[i], common[i + 1])
-    this.drop(miss.key)
     this.entries.set(miss.key, {
       etag: String(headers.etag),
       tags,
@@ -320,30 +259,7 @@ export class PublicCache {
       size: body.length,
       used: false
     })
-    for (const tag of tags) {
-      const keys = this.byTag.get(tag)
-      if (keys) keys.add(miss.key)
-      else this.byTag.set(tag, new Set([miss.key]))
-    }
-    this.bytes += body.length
-    this.evict(miss.key)
     this.finished(request)
-  }
-
-  /** Oldest first; an entry read since its last turn goes to the back instead, once. */
-  private evict (stored: string) {
-    for (const [key, entry] of this.entries) {
-      if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) return
-      // The entry just stored is not the one to go, even when every other one was read.
-      if (key === stored) continue
-      if (entry.used) {
-        entry.used = false
-        this.entries.delete(key)
-        this.entries.set(key, entry)
-      } else {
-        this.drop(key)
-      }
-    }
   }
 
   /**
@@ -370,7 +286,8 @@ export class PublicCache {
   }
 
   get stats () {
-    return { entries: this.entries.size, tags: this.byTag.size, bytes: this.bytes, hits: this.hits, early: this.early, misses: this.misses, evicted: this.evicted, applied: this.opts.follower.applied }
+    const store = this.entries
+    return { entries: store.size, tags: store.tagCount, bytes: store.bytes, hits: this.hits, early: this.early, misses: this.misses, evicted: store.evicted, applied: this.opts.follower.applied }
   }
 }
 
