@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm'
 import type { Database, Subscription } from '../../db/client.js'
 import { rowsOf } from '../../db/batch.js'
 import type { ReplicaSet } from '../../db/replicas.js'
+import { coalesced } from '../../lib/coalesce.js'
 
 export const CHANNEL = 'dateline_changes'
 const BATCH = 1000
@@ -28,8 +29,6 @@ export class ChangeFollower {
   /** When the log was last read in full (Date.now()); 0 before. */
   lastRead = 0
   private readonly listeners: Listener[] = []
-  private running: Promise<void> | undefined
-  private queued: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private subscription: Subscription | undefined
   /** The highest change a notification announced, and who waits for one. */
@@ -47,17 +46,7 @@ export class ChangeFollower {
    * Reads the log up to its end and applies it. Calls while a read runs share the next read, so
    * a caller always gets a read that started after its call (a writer sees its own change).
    */
-  follow (): Promise<void> {
-    if (!this.running) return this.run()
-    this.queued ??= this.running.catch(() => {}).then(() => { this.queued = undefined; return this.follow() })
-    return this.queued
-  }
-
-  private run (): Promise<void> {
-    const run: Promise<void> = this.read().finally(() => { if (this.running === run) this.running = undefined })
-    this.running = run
-    return run
-  }
+  readonly follow = coalesced(() => this.read())
 
   private async read () {
     const { database } = this.opts
@@ -127,6 +116,6 @@ export class ChangeFollower {
   async stop () {
     clearInterval(this.timer)
     await this.subscription?.close()
-    await this.running?.catch(() => {})
+    await this.follow.settled()
   }
 }

@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm'
 import type { Database, Db, Subscription } from '../../db/client.js'
 import { rowsOf } from '../../db/batch.js'
 import { UNTAGGED } from '../../http/public-cache.js'
+import { coalesced } from '../../lib/coalesce.js'
 import { CHANNEL } from './follower.js'
 
 const CURSOR = 'purge'
@@ -151,8 +152,6 @@ export class Purger {
   batches = 0
   lastPurgeAt = 0
   private notBefore = 0
-  private running: Promise<void> | undefined
-  private queued: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
   private retry: NodeJS.Timeout | undefined
   private readonly repeats = new Set<NodeJS.Timeout>()
@@ -162,17 +161,7 @@ export class Purger {
   constructor (private readonly opts: PurgerOptions) {}
 
   /** Purges what the log holds past the cursor. Calls while one runs share the next run. */
-  follow (): Promise<void> {
-    if (!this.running) return this.run()
-    this.queued ??= this.running.catch(() => {}).then(() => { this.queued = undefined; return this.follow() })
-    return this.queued
-  }
-
-  private run (): Promise<void> {
-    const run: Promise<void> = this.drain().finally(() => { if (this.running === run) this.running = undefined })
-    this.running = run
-    return run
-  }
+  readonly follow = coalesced(() => this.drain())
 
   private async drain () {
     if (this.stopped || Date.now() < this.notBefore) return
@@ -265,7 +254,7 @@ export class Purger {
     for (const timer of this.repeats) clearTimeout(timer)
     this.repeats.clear()
     await this.subscription?.close()
-    await this.running?.catch(() => {})
+    await this.follow.settled()
   }
 
   get stats () {
