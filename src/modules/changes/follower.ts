@@ -39,14 +39,27 @@ export class ChangeFollower {
 
   subscribe (listener: Listener) { this.listeners.push(listener) }
 
-  /** Milliseconds since the log was last read through. */
-  get lagMs () { return this.lastRead === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.lastRead }
+  /** Whether the last read of the log failed. */
+  failing = false
+
+  /** Milliseconds since the log was last read through; infinite while reading it fails. */
+  get lagMs () { return this.lastRead === 0 || this.failing ? Number.POSITIVE_INFINITY : Date.now() - this.lastRead }
 
   /**
    * Reads the log up to its end and applies it. Calls while a read runs share the next read, so
    * a caller always gets a read that started after its call (a writer sees its own change).
    */
-  readonly follow = coalesced(() => this.read())
+  readonly follow = coalesced(async () => {
+    try {
+      await this.read()
+      this.failing = false
+    } catch (error) {
+      // The database is unreachable: until a read works again, nothing cached may be trusted
+      // (and none is served: requests get the database's 503s, as without a cache).
+      this.failing = true
+      throw error
+    }
+  })
 
   private async read () {
     const { database } = this.opts
@@ -84,7 +97,8 @@ export class ChangeFollower {
 
   async start () {
     await this.follow()
-    this.subscription = await this.opts.database.listen(CHANNEL, (payload) => this.woken(payload), () => {})
+    // A lost listening connection is read at once: if the database went away, the cache stops.
+    this.subscription = await this.opts.database.listen(CHANNEL, (payload) => this.woken(payload), () => { this.follow().catch(() => {}) })
     this.timer = setInterval(() => {
       this.follow().catch((err: unknown) => this.opts.log.warn({ err }, 'reading the change log failed'))
     }, this.opts.pollMs)

@@ -49,9 +49,12 @@ const healthRoutes = (opts: HealthOptions): Routes => async (app) => {
     } catch {
       throw new AppError('UNAVAILABLE', 'The database does not answer.', { headers: { 'retry-after': '5' } })
     }
+    // The database answers again: the follower need not wait for its timer to catch up.
+    if (opts.follower.failing) await opts.follower.follow().catch(() => {})
     const lagSeconds = Math.round(opts.follower.lagMs / 100) / 10
     if (!(lagSeconds <= opts.maxLagSeconds)) {
-      throw new AppError('UNAVAILABLE', `This instance has not read the change log for ${Number.isFinite(lagSeconds) ? `${lagSeconds} s` : 'ever'}: its cache may be stale.`, { headers: { 'retry-after': '5' } })
+      const why = opts.follower.failing ? 'cannot read the change log' : `has not read the change log for ${lagSeconds} s`
+      throw new AppError('UNAVAILABLE', `This instance ${why}: its cache may be stale.`, { headers: { 'retry-after': '5' } })
     }
     return { status: 'ok' as const, database: 'ok' as const, changes: { applied: opts.follower.applied, lagSeconds }, ...(opts.replicas && { replicas: opts.replicas.status() }), ...(opts.redisUp && { redis: opts.redisUp() ? 'ok' as const : 'unavailable' as const }) }
   })
