@@ -48,6 +48,9 @@ import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
 import tokenRoutes from './modules/tokens/routes.js'
 import userRoutes from './modules/users/routes.js'
+import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
+import webhookRoutes from './modules/webhooks/routes.js'
+import { webhookSchemas } from './modules/webhooks/schemas.js'
 import { userSchemas } from './modules/users/schemas.js'
 
 declare module 'fastify' {
@@ -65,6 +68,8 @@ declare module 'fastify' {
     imageQueue: WorkQueue
     /** Reads the change log and applies it here (src/modules/changes/follower.ts). */
     changeFollower: ChangeFollower
+    /** Sends webhooks from the change log (src/modules/webhooks/dispatcher.ts). */
+    webhooks: WebhookDispatcher
   }
 }
 
@@ -94,7 +99,8 @@ const schemas = [
   AuthorSchema,
   ...articleSchemas,
   ...userSchemas,
-  ...commentSchemas
+  ...commentSchemas,
+  ...webhookSchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -253,6 +259,26 @@ export async function buildApp (options: AppOptions) {
   await app.register(userRoutes, { prefix: '/v1/users' })
   await app.register(feedRoutes, { prefix: '/v1/feeds' })
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
+  await app.register(webhookRoutes, { prefix: '/v1/webhooks' })
+
+  const webhooks = new WebhookDispatcher({
+    database,
+    urls: app.publicUrls,
+    now: app.now,
+    log: app.log,
+    pollMs: config.WEBHOOK_POLL_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    retryScale: config.WEBHOOK_RETRY_SCALE,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    concurrency: config.WEBHOOK_CONCURRENCY
+  })
+  app.decorate('webhooks', webhooks)
+  if (config.WEBHOOK_DISPATCH) {
+    app.addHook('onReady', async () => { await webhooks.start() })
+    // Before the database closes: sends in flight are cut short and their leases given back.
+    app.addHook('preClose', async () => { await webhooks.stop() })
+  }
 
   return app
 }

@@ -118,7 +118,23 @@ export const ConfigSchema = Type.Object({
   // reports itself not ready.
   CHANGES_MAX_LAG_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
   // How long changes stay in the log (GET /v1/changes answers 410 for older positions).
-  CHANGES_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 })
+  CHANGES_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  // Whether this instance sends webhooks. Every instance may (the work is claimed in the
+  // database); turn it off on instances that should only serve requests.
+  WEBHOOK_DISPATCH: Type.Boolean({ default: true }),
+  // Each instance looks for webhook work at least this often; a change wakes it sooner.
+  WEBHOOK_POLL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  // The deadline of one delivery attempt: connecting, the answer and its body.
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  // Deliveries sent at once by one instance.
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  // Webhook URLs may resolve to loopback, private, link-local (cloud metadata) and other
+  // non-public addresses. Off by default: an admin's URL must not reach inside the network.
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  // Attempts per delivery before it fails: 1 to 11, the retry schedule spans about a day at 11.
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 11, default: 11 }),
+  // Multiplies every wait of the retry schedule (5 s, 30 s, 2 min, ... 8 h); tests shrink it.
+  WEBHOOK_RETRY_SCALE: Type.Number({ minimum: 0.0001, maximum: 100, default: 1 })
 })
 
 export type Config = Static<typeof ConfigSchema>
