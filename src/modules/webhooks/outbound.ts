@@ -52,6 +52,7 @@ export function refusal (address: string): string | null {
 function guardedLookup (hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void) {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, '')
+    if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '')
     const refused = addresses.map((a) => refusal(a.address)).find((r) => r !== null)
     if (refused) return callback(new RefusedAddress(`${hostname} resolves to a private address (${refused}); set WEBHOOK_ALLOW_PRIVATE=true to allow it`), '')
     if (options.all) return callback(null, addresses)
