@@ -51,6 +51,9 @@ import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
 import tokenRoutes from './modules/tokens/routes.js'
 import userRoutes from './modules/users/routes.js'
+import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
+import webhookRoutes from './modules/webhooks/routes.js'
+import { webhookSchemas } from './modules/webhooks/schemas.js'
 import { userSchemas } from './modules/users/schemas.js'
 
 declare module 'fastify' {
@@ -72,6 +75,8 @@ declare module 'fastify' {
     changeJobs: ChangeJobs
     /** Purges Varnish and CDNs by cache tag, when PURGE_VARNISH_URLS or PURGE_URL is set. */
     purger: Purger | undefined
+    /** Sends webhooks from the change log (src/modules/webhooks/dispatcher.ts). */
+    webhooks: WebhookDispatcher
   }
 }
 
@@ -101,7 +106,8 @@ const schemas = [
   AuthorSchema,
   ...articleSchemas,
   ...userSchemas,
-  ...commentSchemas
+  ...commentSchemas,
+  ...webhookSchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -272,6 +278,26 @@ export async function buildApp (options: AppOptions) {
   await app.register(feedRoutes, { prefix: '/v1/feeds' })
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
   await app.register(changeRoutes, { prefix: '/v1/changes' })
+  await app.register(webhookRoutes, { prefix: '/v1/webhooks' })
+
+  const webhooks = new WebhookDispatcher({
+    database,
+    urls: app.publicUrls,
+    now: app.now,
+    log: app.log,
+    pollMs: config.WEBHOOK_POLL_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    retryScale: config.WEBHOOK_RETRY_SCALE,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    concurrency: config.WEBHOOK_CONCURRENCY
+  })
+  app.decorate('webhooks', webhooks)
+  if (config.WEBHOOK_DISPATCH) {
+    app.addHook('onReady', async () => { await webhooks.start() })
+    // Before the database closes: sends in flight are cut short and their leases given back.
+    app.addHook('preClose', async () => { await webhooks.stop() })
+  }
 
   return app
 }

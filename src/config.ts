@@ -138,7 +138,23 @@ export const ConfigSchema = Type.Object({
   // and put the old answer back (an instance or a replica that had not seen it yet).
   PURGE_REPEAT_SECONDS: Type.Number({ minimum: 0, maximum: 600, default: 2 }),
   // How long one purge request may take before it counts as failed (and is tried again).
-  PURGE_TIMEOUT_SECONDS: Type.Number({ minimum: 0.1, maximum: 120, default: 10 })
+  PURGE_TIMEOUT_SECONDS: Type.Number({ minimum: 0.1, maximum: 120, default: 10 }),
+  // Whether this instance sends webhooks. Every instance may (the work is claimed in the
+  // database); turn it off on instances that should only serve requests.
+  WEBHOOK_DISPATCH: Type.Boolean({ default: true }),
+  // Each instance looks for webhook work at least this often; a change wakes it sooner.
+  WEBHOOK_POLL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  // The deadline of one delivery attempt: connecting, the answer and its body.
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  // Deliveries sent at once by one instance.
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  // Webhook URLs may resolve to loopback, private, link-local (cloud metadata) and other
+  // non-public addresses. Off by default: an admin's URL must not reach inside the network.
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  // Attempts per delivery before it fails: 1 to 11, the retry schedule spans about a day at 11.
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 11, default: 11 }),
+  // Multiplies every wait of the retry schedule (5 s, 30 s, 2 min, ... 8 h); tests shrink it.
+  WEBHOOK_RETRY_SCALE: Type.Number({ minimum: 0.0001, maximum: 100, default: 1 })
 })
 
 export type Config = Static<typeof ConfigSchema>

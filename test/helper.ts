@@ -64,7 +64,9 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Harne
   // Uploaded files go to this test's own folder, removed with it.
   // The public cache is off unless a test asks for it: most suites change rows directly and
   // count queries, and test/public-cache.test.ts covers the cache itself.
-  const config = loadConfig({ LOG_LEVEL: 'silent', MEDIA_DIR: t.testdir(), PUBLIC_CACHE: 'false', ...options.env })
+  // Webhooks are not sent unless a test asks (test/webhooks.test.ts): a dispatcher writes in the
+  // background, which suites that count queries or compare database states would see.
+  const config = loadConfig({ LOG_LEVEL: 'silent', MEDIA_DIR: t.testdir(), PUBLIC_CACHE: 'false', WEBHOOK_DISPATCH: 'false', ...options.env })
   const app = await buildApp({ config, database, now: options.now, mediaStore: options.mediaStore?.(config.MEDIA_DIR!), onReplicaQuery: options.onReplicaQuery })
   await app.ready()
   t.teardown(() => app.close())

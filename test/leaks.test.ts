@@ -63,6 +63,8 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   })
   await ok(h, h.editor, 'POST', `/v1/articles/${article.id}/publish`)
   const created = await ok(h, h.admin, 'POST', '/v1/tokens', { label: 'leak check', userId: h.editor.userId })
+  const webhook = await ok(h, h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.leak.test/dateline', events: ['*'] })
+  const rotated = await ok(h, h.admin, 'POST', `/v1/webhooks/${webhook.id}/rotate-secret`, { graceSeconds: 3600 })
 
   // Reader comments: the commenter's email and address are private; so is anything unapproved.
   const comment = async (body: Json, remoteAddress: string, approve: boolean) => {
@@ -88,6 +90,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...emails.map((e): [string, string] => ['an email', e]),
     ...secrets.map((s): [string, string] => ['a token secret', s]),
     ...secrets.map((s): [string, string] => ['a token prefix', s.slice(0, 8)]),
+    ...[webhook.secret as string, rotated.secret as string].map((s): [string, string] => ['a webhook secret', s.slice(6)]),
     ...secrets.map((s): [string, string] => ['a token hash', sha256(s)]),
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
@@ -121,7 +124,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   // ---- every GET in the OpenAPI, with every include and every field
   const doc = (await call(h.app, 'GET', '/openapi.json')).json()
   const ids: Record<string, string> = {
-    articles: article.id, comments: approved.id, authors: secretAuthor.id, photos: avatar.id, sections: section.id, tags: tag.id, users: h.editor.userId, tokens: created.id
+    articles: article.id, comments: approved.id, authors: secretAuthor.id, photos: avatar.id, sections: section.id, tags: tag.id, users: h.editor.userId, tokens: created.id, webhooks: webhook.id
   }
   const slugs: Record<string, string> = { articles: article.slug, authors: secretAuthor.slug, sections: section.slug, tags: tag.slug }
   const urls: Array<{ url: string, publicRoute: boolean, status?: number }> = []

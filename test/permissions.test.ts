@@ -149,7 +149,24 @@ const matrix: Record<string, Case | Case[]> = {
     { name: "for author's user", expect: is(401, '2xx', 403, 403, '2xx'), prepare: async (f) => ({ url: '/v1/tokens', body: { label: 'their token', userId: f.h.author.userId } }) }
   ],
   'GET /v1/tokens/{id}': { name: "author's token", expect: ownTokenOrAdmin, prepare: async (f) => ({ url: `/v1/tokens/${f.shared.token.id}` }) },
-  'DELETE /v1/tokens/{id}': { name: "author's token", expect: ownTokenOrAdmin, prepare: async (f) => ({ url: `/v1/tokens/${(await f.token(f.h.author)).id}` }) }
+  'DELETE /v1/tokens/{id}': { name: "author's token", expect: ownTokenOrAdmin, prepare: async (f) => ({ url: `/v1/tokens/${(await f.token(f.h.author)).id}` }) },
+
+  // ---- webhooks
+  'GET /v1/webhooks': { expect: admins, prepare: async () => ({ url: '/v1/webhooks' }) },
+  'POST /v1/webhooks': { expect: admins, prepare: async () => ({ url: '/v1/webhooks', body: { url: 'https://hooks.example.test/new', events: ['article.published'] } }) },
+  'GET /v1/webhooks/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${f.shared.webhook.id}` }) },
+  'PATCH /v1/webhooks/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${(await f.webhook()).id}`, body: { enabled: false } }) },
+  'DELETE /v1/webhooks/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${(await f.webhook()).id}` }) },
+  'POST /v1/webhooks/{id}/rotate-secret': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${(await f.webhook()).id}/rotate-secret`, body: { graceSeconds: 60 } }) },
+  'POST /v1/webhooks/{id}/ping': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${f.shared.webhook.id}/ping` }) },
+  'GET /v1/webhooks/{id}/deliveries': { expect: admins, prepare: async (f) => ({ url: `/v1/webhooks/${f.shared.webhook.id}/deliveries` }) },
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': {
+    expect: admins,
+    prepare: async (f) => {
+      const { webhook, delivery } = await f.delivery()
+      return { url: `/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/redeliver` }
+    }
+  }
 }
 
 // ---- fixtures ---------------------------------------------------------------------------
@@ -195,10 +212,15 @@ function fixtures (h: Harness) {
     taxonomy: (kind: 'sections' | 'tags') => ok(h.editor, 'POST', `/v1/${kind}`, { name: unique(kind) }),
     user: () => ok(h.admin, 'POST', '/v1/users', { name: 'Some One', email: `someone.${++n}@people.test`, role: 'editor' }),
     token: (owner: Staff) => ok(h.admin, 'POST', '/v1/tokens', { label: unique('fixture token'), userId: owner.userId }),
+    webhook: () => ok(h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.example.test/fixture', events: ['*'] }),
+    delivery: async () => {
+      const webhook = await ok(h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.example.test/fixture', events: ['*'] })
+      return { webhook, delivery: await ok(h.admin, 'POST', `/v1/webhooks/${webhook.id}/ping`) }
+    },
     staffOf: (caller: Caller): Staff => (caller === 'anonymous' ? h.author : h[caller]),
     shared: {} as {
       draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json, publicPhoto: Json,
-      section: Json, tag: Json, user: Json, token: Json, comment: Json
+      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json
     }
   }
   return f
@@ -284,6 +306,7 @@ t.test('permission matrix', async (t: Test) => {
     tag: await f.taxonomy('tags'),
     user: await f.user(),
     token: await f.token(h.author),
+    webhook: await f.webhook(),
     comment: {}
   }
   f.shared.comment = await f.comment()
