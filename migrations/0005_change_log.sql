@@ -52,6 +52,7 @@ CREATE TABLE "webhooks" (
 	"secret" text NOT NULL,
 	"previous_secret" text,
 	"previous_secret_expires_at" timestamp (3) with time zone,
+	"created_seq" bigint DEFAULT 0 NOT NULL,
 	"disabled_reason" text,
 	"failing_since" timestamp (3) with time zone,
 	"version" integer DEFAULT 1 NOT NULL,

@@ -178,7 +178,7 @@ export async function buildApp (options: AppOptions) {
   const follower = new ChangeFollower({ database, pollMs: config.CHANGES_POLL_MS, replicas, log: app.log })
   app.decorate('changeFollower', follower)
   // Scheduled publications and retention, shared by all instances (src/modules/changes/jobs.ts).
-  const jobs = changeJobs({ db: database.db, now: app.now, everyMs: config.CHANGES_POLL_MS, retentionDays: config.CHANGES_RETENTION_DAYS, log: app.log })
+  const jobs = changeJobs({ db: database.db, now: app.now, everyMs: config.CHANGES_POLL_MS, retentionDays: config.CHANGES_RETENTION_DAYS, deliveryRetentionDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS, log: app.log })
   app.decorate('changeJobs', jobs)
   app.addHook('onReady', async () => { await jobs.start() })
   app.addHook('onClose', async () => jobs.stop())

@@ -154,7 +154,9 @@ export const ConfigSchema = Type.Object({
   // Attempts per delivery before it fails: 1 to 11, the retry schedule spans about a day at 11.
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 11, default: 11 }),
   // Multiplies every wait of the retry schedule (5 s, 30 s, 2 min, ... 8 h); tests shrink it.
-  WEBHOOK_RETRY_SCALE: Type.Number({ minimum: 0.0001, maximum: 100, default: 1 })
+  WEBHOOK_RETRY_SCALE: Type.Number({ minimum: 0.0001, maximum: 100, default: 1 }),
+  // How long finished deliveries (delivered, or given up) stay in an endpoint's delivery log.
+  WEBHOOK_DELIVERY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -228,6 +228,7 @@ t.test('a silent listener is caught within the bound', { skip: testDatabaseUrl &
   const two = await build(t, { env: on, database: one.database })
   const story = await published(one, { headline: 'Lock gates fixed' })
   const url = `/v1/articles/${story.id}`
+  await two.app.changeFollower.follow() // the publication's change, applied before warming
   await call(two.app, 'GET', url)
   t.equal((await call(two.app, 'GET', url)).headers['x-cache'], 'hit')
   const listeners = (await one.database.db.execute(sql`select pid from pg_stat_activity where datname = current_database() and query ilike 'listen%'`)) as unknown as { rows: Array<{ pid: number }> }

@@ -328,6 +328,8 @@ export const webhooks = pgTable('webhooks', {
   secret: text('secret').notNull(),
   previousSecret: text('previous_secret'),
   previousSecretExpiresAt: time('previous_secret_expires_at'),
+  // The change log's end when it was made: it gets the changes after that, not the log before.
+  createdSeq: bigint('created_seq', { mode: 'number' }).notNull().default(0),
   // Why it was disabled by the system (kept failing), null when enabled or disabled by hand.
   disabledReason: text('disabled_reason'),
   failingSince: time('failing_since'),

@@ -2,7 +2,8 @@
 // (each claims its `change_cursors` row with FOR UPDATE SKIP LOCKED, so no external cron and
 // no single chosen instance):
 // - a scheduled article whose time has come is a change: `article.published`, recorded once;
-// - changes older than the retention go, a batch at a time (no long locks).
+// - changes older than the retention go, a batch at a time (no long locks), and so do finished
+//   webhook deliveries.
 import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
 import { rowsOf } from '../../db/batch.js'
 import type { Db } from '../../db/client.js'
@@ -14,6 +15,8 @@ export type JobOptions = {
   now: () => Date
   everyMs: number
   retentionDays: number
+  /** How long finished webhook deliveries (and their attempts) are kept. */
+  deliveryRetentionDays: number
   log: { warn: (obj: object, msg: string) => void }
 }
 
@@ -78,6 +81,17 @@ export async function pruneChanges (db: Db, now: Date, retentionDays: number): P
   return row?.gone ?? 0
 }
 
+/** Deletes a batch of finished webhook deliveries older than their retention (attempts go with them). */
+export async function pruneDeliveries (db: Db, now: Date, retentionDays: number): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000).toISOString()
+  const gone = await rowsOf<{ id: string }>(db, sql`
+    delete from webhook_deliveries where id in (
+      select id from webhook_deliveries where state in ('delivered', 'failed') and created_at <= ${cutoff}::timestamptz
+      limit ${PRUNE_BATCH} for update skip locked)
+    returning id`)
+  return gone.length
+}
+
 export type ChangeJobs = { tick: () => Promise<void>, start: () => Promise<void>, stop: () => void }
 
 export function changeJobs (opts: JobOptions): ChangeJobs {
@@ -91,6 +105,7 @@ export function changeJobs (opts: JobOptions): ChangeJobs {
       if (Date.now() - prunedAt >= PRUNE_EVERY_MS) {
         prunedAt = Date.now()
         while (await pruneChanges(opts.db, now, opts.retentionDays) === PRUNE_BATCH);
+        while (await pruneDeliveries(opts.db, now, opts.deliveryRetentionDays) === PRUNE_BATCH);
       }
     } catch (err) {
       opts.log.warn({ err }, 'change log chores failed; retrying')

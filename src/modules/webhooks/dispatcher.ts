@@ -131,13 +131,13 @@ export class WebhookDispatcher {
         select seq, at, entity, entity_id, event, data from changes where seq > ${after} order by seq limit ${FAN_OUT_BATCH}`)
       if (rows.length === 0) return false
       const changes: ChangeRow[] = rows.map((r) => ({ seq: Number(r.seq), at: new Date(r.at), entity: r.entity, entityId: r.entity_id, event: r.event, data: r.data ?? {} }))
-      const hooks = await tx.select({ id: webhooks.id, events: webhooks.events, createdAt: webhooks.createdAt }).from(webhooks).where(eq(webhooks.enabled, true))
+      const hooks = await tx.select({ id: webhooks.id, events: webhooks.events, createdSeq: webhooks.createdSeq }).from(webhooks).where(eq(webhooks.enabled, true))
       const values: Array<typeof webhookDeliveries.$inferInsert> = []
       for (const change of changes) {
         let body: string | undefined
         for (const hook of hooks) {
           // An endpoint gets the changes made after it was, not the log before it.
-          if (change.at < hook.createdAt || !wants(hook.events, change.event)) continue
+          if (change.seq <= hook.createdSeq || !wants(hook.events, change.event)) continue
           body ??= changeBody(change, this.opts.urls)
           values.push({ webhookId: hook.id, seq: change.seq, event: change.event, entity: change.entity, entityId: change.entityId, body, nextAttemptAt: now, createdAt: now })
         }

@@ -1,6 +1,6 @@
 // Webhook endpoints and their delivery log. Secrets are kept to sign with, and never answered
 // after the create or rotation that made them.
-import { and, eq, type SQL } from 'drizzle-orm'
+import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { webhookDeliveries, webhooks } from '../../db/schema.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
@@ -92,6 +92,9 @@ export async function createWebhook (db: Db, input: CreateWebhook, now: Date) {
     description: input.description ?? null,
     enabled: input.enabled ?? true,
     secret,
+    // Changes commit in the order of their numbers (migrations/0005): every change committed
+    // after this read has a higher one, so none made after the webhook is missed.
+    createdSeq: sql<number>`(select coalesce(max(seq), 0) from changes)`,
     createdAt: now,
     updatedAt: now
   }).returning()
