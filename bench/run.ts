@@ -36,6 +36,7 @@ import { openDatabase } from '../src/db/client.js'
 import { createToken } from '../src/modules/tokens/service.js'
 import { createUser } from '../src/modules/users/service.js'
 import { seed, type SeedResult, type SeedTarget } from './seed.js'
+import { webhookFanOut, type FanOutResult } from './webhook-fanout.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const HOST = '127.0.0.1'
@@ -394,12 +395,14 @@ async function prepareDatabase (): Promise<{ target: SeedTarget, cleanup: () => 
 }
 
 /** An editor token, made through the services like `npm run token` does, and what the scenarios aim at. */
-async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<{ token: string, targets: Targets }> {
+async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<{ token: string, adminToken: string, targets: Targets }> {
   const database = await openDatabase('url' in target ? { url: target.url, poolSize: 2 } : { dataDir: target.dataDir })
   try {
     const db = database.db
     const user = await createUser(db, { name: 'Benchmark Editor', email: 'bench-editor@dateline.example', role: 'editor' })
     const { secret } = await createToken(db, { userId: user.id, label: 'benchmark' })
+    const admin = await createUser(db, { name: 'Benchmark Admin', email: 'bench-admin@dateline.example', role: 'admin' })
+    const { secret: adminToken } = await createToken(db, { userId: admin.id, label: 'benchmark webhooks' })
     const rows = <T>(query: ReturnType<typeof sql>) => rowsOf<T>(db, query)
 
     // Slugs of at most 100 characters: the router answers 414 for a longer path parameter
@@ -430,7 +433,7 @@ async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<
     if (!hot || slugs.length === 0 || commentArticles.length === 0 || patchArticles.length < options.connections || !sectionTag) {
       throw new Error('The seeded database is too small for the scenarios; use more --articles or fewer --connections.')
     }
-    return { token: secret, targets: { slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
+    return { token: secret, adminToken, targets: { slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
   } finally {
     await database.close()
   }
@@ -713,7 +716,7 @@ async function main () {
   try {
     log(`Database: ${'url' in target ? target.url : `PGlite in ${target.dataDir}`}`)
     const seeded = await seed({ target, articles: options.articles, seed: options.seed, log: (l) => log(l) })
-    const { token, targets } = await prepareTargets(target, seeded)
+    const { token, adminToken, targets } = await prepareTargets(target, seeded)
 
     const referenceBodyFile = path.join(os.tmpdir(), `dateline-bench-reference-${process.pid}.json`)
     temporary.push(referenceBodyFile)
@@ -724,7 +727,9 @@ async function main () {
       COMMENT_RATE_PER_CLIENT: '1000000000',
       COMMENT_RATE_PER_ARTICLE: '1000000000',
       AUTH_FAILURE_LIMIT: '1000000000',
-      PUBLIC_CACHE: options.publicCache ? 'true' : 'false'
+      PUBLIC_CACHE: options.publicCache ? 'true' : 'false',
+      // The webhook fan-out's receivers listen on this machine.
+      WEBHOOK_ALLOW_PRIVATE: 'true'
     }
     delete serverEnv.REDIS_URL
     delete serverEnv.DATABASE_URL
@@ -790,6 +795,15 @@ async function main () {
       await fetch(`${proc.base}${scenario.reference ? '/health' : '/health/ready'}`).catch(() => {})
       await new Promise((r) => setTimeout(r, 500))
     }
+    // Webhook fan-out: publishes delivered to three local receivers.
+    let fanOut: FanOutResult | undefined
+    if (!options.only || options.only.has('webhooks')) {
+      const publishes = smoke ? 30 : 1000
+      log(`Running webhook fan-out: ${publishes} publishes to 3 receivers...`)
+      fanOut = await webhookFanOut({ base: api.base, adminToken, publishes, receivers: 3, log })
+      log(`  ${fanOut.delivered} of ${fanOut.expected} delivered in ${fanOut.seconds.toFixed(1)} s, p99 ${fanOut.delayMs.p99} ms after the publish answered`)
+    }
+
     const ref = results.find((r) => r.key === 'reference')!
     for (const r of results) r.ratioToReference = r === ref ? 1 : Math.round((r.reqPerSec / ref.reqPerSec) * 10_000) / 10_000
 
@@ -818,6 +832,7 @@ async function main () {
       readsUnderEdits: readsUnderEdits
         ? { ratio: readsUnderEdits.ratio, target: 0.8, cacheHitRatio: readsUnderEdits.edited.details?.cacheHitRatio, cacheHitRatioWithoutWrites: readsUnderEdits.baseline.details?.cacheHitRatio, writes: readsUnderEdits.edited.details?.writes }
         : undefined,
+      webhookFanOut: fanOut,
       scenarios: results
     }
     await mkdir(path.dirname(outFile), { recursive: true })
@@ -837,11 +852,17 @@ async function main () {
       process.stdout.write(`Reads under edits: ${edited.reqPerSec.toFixed(0)} req/s, ${ratio.toFixed(2)}x the same reads without writes (${baseline.reqPerSec.toFixed(0)} req/s; target 0.80x or more); ` +
         `public cache hits ${pct(edited.details?.cacheHitRatio)} (without writes ${pct(baseline.details?.cacheHitRatio)}); ${edited.details?.writes ?? 0} writes beside them.\n`)
     }
+    if (fanOut) {
+      process.stdout.write(`Webhook fan-out: ${fanOut.publishes} publishes to ${fanOut.receivers} receivers: ${fanOut.delivered} of ${fanOut.expected} deliveries arrived ` +
+        `(${fanOut.missing} missing, ${fanOut.duplicates} duplicates by webhook-id) in ${fanOut.seconds.toFixed(1)} s; delay from the publish's answer to arrival ` +
+        `p50 ${fanOut.delayMs.p50} ms, p99 ${fanOut.delayMs.p99} ms, max ${fanOut.delayMs.max} ms.\n`)
+    }
     process.stdout.write(`Load average (1 min) at the start ${loadAtStart[0].toFixed(2)}, at the end ${os.loadavg()[0].toFixed(2)}; ${os.cpus().length} CPUs.\n`)
     process.stdout.write(`Results: ${path.relative(process.cwd(), outFile)}\n`)
 
     const bad = results.filter((r) => r.unexpected > 0 || r.requests === 0)
-    clean = bad.length === 0
+    clean = bad.length === 0 && (fanOut?.missing ?? 0) === 0
+    if (fanOut && fanOut.missing > 0) log(`Webhook fan-out: ${fanOut.missing} deliveries never arrived`)
     if (!clean) log(`Unexpected responses in: ${bad.map((r) => `${r.name} (${JSON.stringify(r.statusCodes)}, ${r.errors} errors)`).join('; ')}; server log: ${api.logFile}`)
     if (smoke && !clean) {
       process.exitCode = 1
