@@ -81,4 +81,4 @@ BEGIN
 END
 $$;--> statement-breakpoint
 CREATE TRIGGER "changes_stamp" BEFORE INSERT ON "changes" FOR EACH ROW EXECUTE FUNCTION "changes_stamp"();--> statement-breakpoint
-INSERT INTO "change_cursors" ("name", "seq", "at") VALUES ('schedule', 0, NULL), ('webhooks', 0, NULL), ('pruned', 0, NULL);
+INSERT INTO "change_cursors" ("name", "seq", "at") VALUES ('webhooks', 0, NULL), ('pruned', 0, NULL);

@@ -175,6 +175,8 @@ export async function buildApp (options: AppOptions) {
   app.decorate('now', options.now ?? (() => new Date()))
   app.decorate('imageQueue', new WorkQueue(config.IMAGE_PROCESSING_CONCURRENCY, config.IMAGE_PROCESSING_QUEUE))
 
+  // An instance counts as behind once it missed a few polls at least, whatever the setting says.
+  const maxLagSeconds = Math.max(config.CHANGES_MAX_LAG_SECONDS, (3 * config.CHANGES_POLL_MS) / 1000)
   const follower = new ChangeFollower({ database, pollMs: config.CHANGES_POLL_MS, replicas, log: app.log })
   app.decorate('changeFollower', follower)
   // Scheduled publications and retention, shared by all instances (src/modules/changes/jobs.ts).
@@ -186,7 +188,7 @@ export async function buildApp (options: AppOptions) {
     database,
     follower,
     maxAgeMs: config.PUBLIC_CACHE_MAX_AGE_SECONDS * 1000,
-    maxLagMs: config.CHANGES_MAX_LAG_SECONDS * 1000,
+    maxLagMs: maxLagSeconds * 1000,
     enabled: config.PUBLIC_CACHE,
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
@@ -249,7 +251,7 @@ export async function buildApp (options: AppOptions) {
 
   // The whole API, one line a resource.
   if (replicas) await app.register(readRouting, { replicas })
-  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas, follower, maxLagSeconds: config.CHANGES_MAX_LAG_SECONDS }), { prefix: '/health' })
+  await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas, follower, maxLagSeconds }), { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({

@@ -189,8 +189,11 @@ t.test('change log and exact invalidation', async (t) => {
     for (let n; (n = await pruneChanges(one.database.db, future, 30)) > 0;) pruned += n
     t.ok(pruned > 0, `${pruned} changes pruned`)
     t.equal((await one.database.db.select({ n: sql<number>`count(*)::int` }).from(changes))[0].n, 0)
-    const gone = await call(one.app, 'GET', '/v1/changes?after=0', { token: editor })
-    t.equal(gone.statusCode, 410)
+    const gone = await call(one.app, 'GET', '/v1/changes?after=1', { token: editor })
+    t.equal(gone.statusCode, 410, 'a position the log no longer holds')
+    const fresh = await call(one.app, 'GET', '/v1/changes?after=0', { token: editor })
+    t.equal(fresh.statusCode, 200, '0: from the oldest change kept, as a new client starts')
+    t.ok(fresh.json().meta.last >= applied, 'and it goes on from the retention mark')
     t.match(gone.headers['content-type'], /^application\/problem\+json/)
     t.equal((await call(one.app, 'GET', `/v1/changes?after=${applied}`, { token: editor })).statusCode, 200, 'from where the log now starts: fine')
     // An instance that was behind the pruned point empties its cache.

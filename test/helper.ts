@@ -59,7 +59,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Harne
   // The change log's reads (src/modules/changes: the follower, the scheduled-publication and
   // retention chores) run on timers and after writes, through change_cursors (and pruning old
   // webhook deliveries): counted apart, so a request's own statements can be counted exactly.
-  const database = options.database ?? (await openTestDatabase(t, (q) => { if (!/change_cursors|delete from webhook_deliveries/.test(q)) queries.push(q) })).database
+  const database = options.database ?? (await openTestDatabase(t, (q) => { if (!/change_cursors|change log chores|delete from webhook_deliveries/.test(q)) queries.push(q) })).database
   if (!options.database) await database.migrate()
   // Uploaded files go to this test's own folder, removed with it.
   // The public cache is off unless a test asks for it: most suites change rows directly and

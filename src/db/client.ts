@@ -250,20 +250,27 @@ async function listenPg (url: string, channel: string, onMessage: (payload: stri
     if (closed) { await c.end().catch(() => {}); return }
     // A connection can go silent without closing (a half-open TCP connection, a server process
     // paused): a ping that gets no answer in time ends it, and it reconnects like any other.
+    let gone = false
+    let pingTimeout: NodeJS.Timeout | undefined
+    // Once a connection, whether it ended or stopped answering.
     const lost = () => {
+      if (gone) return
+      gone = true
       clearInterval(ping)
+      clearTimeout(pingTimeout)
       if (closed) return
       onLost()
       reconnect(0)
     }
     const ping = setInterval(() => {
-      const timeout = setTimeout(() => {
+      pingTimeout = setTimeout(() => {
         // end() would wait for a peer that no longer answers: the socket goes at once.
         c.removeAllListeners('end')
         ;(c as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream?.destroy()
         lost()
       }, PING_TIMEOUT_MS)
-      c.query('select 1').then(() => clearTimeout(timeout), () => {})
+      const answered = () => clearTimeout(pingTimeout)
+      c.query('select 1').then(answered, answered)
     }, PING_EVERY_MS)
     ping.unref()
     c.on('end', lost)

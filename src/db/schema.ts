@@ -308,7 +308,7 @@ export const changes = pgTable('changes', {
 }, (t) => [index('changes_at_idx').on(t.at)])
 
 // Where each reader of the change log has got to, for readers shared by all instances (the
-// scheduled-publication ticker, webhook fan-out, purgers, pruning): one row each, claimed with
+// webhook fan-out, purgers, pruning): one row each, claimed with
 // FOR UPDATE SKIP LOCKED, so one instance at a time moves it.
 export const changeCursors = pgTable('change_cursors', {
   name: text('name').primaryKey(),

@@ -291,8 +291,19 @@ export class PublicCache {
   }
 }
 
+/**
+ * Longest tag list a response names: Varnish takes 8 KB a header by default, Fastly and
+ * Cloudflare 16 KB. A response with more (a long page that embeds much) is tagged UNTAGGED
+ * instead, which every change evicts: correct, only less lasting.
+ */
+const MAX_TAGS_LENGTH = 4000
+
 /** The tags of a response: those its handler gave, or UNTAGGED. */
-const tagsOf = (request: FastifyRequest) => (request.cacheTags && request.cacheTags.length > 0 ? [...new Set(request.cacheTags)] : [UNTAGGED])
+function tagsOf (request: FastifyRequest): string[] {
+  if (!request.cacheTags || request.cacheTags.length === 0) return [UNTAGGED]
+  const tags = [...new Set(request.cacheTags)]
+  return tags.reduce((n, t) => n + t.length + 1, 0) > MAX_TAGS_LENGTH ? [UNTAGGED] : tags
+}
 
 /**
  * Stores anonymous 200s, tells outside caches their tags, and applies a write's changes before

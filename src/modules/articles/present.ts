@@ -97,13 +97,14 @@ async function loadRelatedRefs (db: Db, where: SQL, view: View) {
  * deleted while referenced, and a related story that comes or goes evicts the stories linking
  * to it (src/modules/articles/changes.ts).
  */
-function responseTags (row: LoadedRow, full: Record<string, unknown>, view: View, rendered: boolean): string[] {
+function responseTags (row: LoadedRow, full: Record<string, unknown>, view: View, rendered: boolean, avatars: string[]): string[] {
   const inc = view.include
   const body = rendered ? (row.body ?? []) as Block[] : []
   const embedded = (key: ArticleInclude) => inc.has(key)
   return [
     entityTag('article', row.id),
     ...(embedded('authors') || embedded('authors.avatar') ? (full.authorIds as string[]).map((id) => entityTag('author', id)) : []),
+    ...(embedded('authors.avatar') ? avatars : []),
     ...(embedded('section') && row.sectionId ? [entityTag('section', row.sectionId)] : []),
     ...(embedded('tags') ? (full.tagIds as string[]).map((id) => entityTag('tag', id)) : []),
     ...(embedded('leadPhoto') && row.leadPhotoId ? [entityTag('photo', row.leadPhotoId)] : []),
@@ -218,7 +219,10 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     if (inc.has('section')) full.section = section ? wire(section) : null
     if (inc.has('tags')) full.tags = (byArticleTags.get(row.id) ?? []).map(wire)
     if (inc.has('relatedArticles')) full.relatedArticles = byArticleRelated.get(row.id) ?? []
-    if (view.tags) view.tags.push(...responseTags(row, full, view, renderHtml !== undefined && wants(view, 'bodyHtml')))
+    if (view.tags) {
+      const avatars = embedAuthors ? authorIds.flatMap((id) => { const a = presentedAuthors?.get(id) as { avatarId?: string | null } | undefined; return a?.avatarId ? [entityTag('photo', a.avatarId)] : [] }) : []
+      view.tags.push(...responseTags(row, full, view, renderHtml !== undefined && wants(view, 'bodyHtml'), avatars))
+    }
     const out: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(full)) {
       if (value !== undefined && (included(key) || want(key))) out[key] = value

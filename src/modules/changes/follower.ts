@@ -120,9 +120,13 @@ export class ChangeFollower {
     const seq = this.applied
     if (!this.subscription || seq <= this.notified) return Promise.resolve()
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.waiting = this.waiting.filter((w) => w !== waiter)
+        resolve()
+      }
       const timer = setTimeout(done, ms)
       const waiter = { seq, resolve: done }
-      function done () { clearTimeout(timer); resolve() }
       this.waiting.push(waiter)
     })
   }

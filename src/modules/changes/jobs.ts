@@ -1,13 +1,13 @@
-// The change log's shared chores, run by every instance on a timer and done by one at a time
-// (each claims its `change_cursors` row with FOR UPDATE SKIP LOCKED, so no external cron and
-// no single chosen instance):
-// - a scheduled article whose time has come is a change: `article.published`, recorded once;
+// The change log's shared chores, run by every instance on a timer, each piece of work claimed
+// in the database (FOR UPDATE SKIP LOCKED), so no external cron and no single chosen instance:
+// - a scheduled article whose time has come is a change: `article.published`, recorded once
+//   (the article is marked published with it);
 // - changes older than the retention go, a batch at a time (no long locks), and so do finished
 //   webhook deliveries.
-import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm'
+import { and, eq, lte, sql } from 'drizzle-orm'
 import { rowsOf } from '../../db/batch.js'
 import type { Db } from '../../db/client.js'
-import { articles, changeCursors } from '../../db/schema.js'
+import { articles } from '../../db/schema.js'
 import { recordScheduledPublication } from '../articles/changes.js'
 
 export type JobOptions = {
@@ -23,39 +23,27 @@ export type JobOptions = {
 const PRUNE_EVERY_MS = 60_000
 const PRUNE_BATCH = 1000
 
-/** Claims a cursor row for the length of a transaction, or returns undefined: another instance has it. */
-export async function claimCursor (tx: Db, name: string) {
-  const [row] = await tx.select().from(changeCursors).where(eq(changeCursors.name, name)).for('update', { skipLocked: true })
-  return row
-}
-
 /**
- * Records `article.published` for each scheduled article whose time came since the last tick.
- * The cursor's `at` is the time up to which this was done: each article's time falls after one
- * tick's `at` and at or before the next one's, so it is recorded once.
+ * Records `article.published` for each scheduled article whose time has come, and marks it
+ * published in the same transaction, so it is recorded once, whatever the clocks of the
+ * instances or how late a schedule's own write committed. The rows are locked, so an unpublish
+ * at the same moment is recorded after the publication, or finds it no longer due.
  */
 export async function publishDue (db: Db, now: Date): Promise<number> {
+  const at = now.toISOString()
   // Most ticks find nothing: one read, no transaction.
-  const [state] = await db.select({
-    at: changeCursors.at,
-    due: sql<number>`(select count(*)::int from ${articles} where ${articles.status} = 'scheduled' and ${articles.publishedAt} > ${changeCursors.at} and ${articles.publishedAt} <= ${now.toISOString()}::timestamptz)`
-  }).from(changeCursors).where(eq(changeCursors.name, 'schedule'))
-  if (!state) return 0
-  if (state.at === null) {
-    // The first tick ever: from now on (what was due before went public with no cache to evict).
-    await db.update(changeCursors).set({ at: now }).where(and(eq(changeCursors.name, 'schedule'), isNull(changeCursors.at)))
-    return 0
-  }
-  if (state.due === 0) return 0
+  const [due] = await rowsOf<{ n: number }>(db, sql`/* change log chores */
+    select count(*)::int as n from articles where status = 'scheduled' and published_at <= ${at}::timestamptz`)
+  if (!due || due.n === 0) return 0
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
-    const cursor = await claimCursor(tx, 'schedule')
-    if (!cursor?.at || cursor.at >= now) return 0
     const rows = await tx.select({ id: articles.id }).from(articles)
-      .where(and(eq(articles.status, 'scheduled'), gt(articles.publishedAt, cursor.at), lte(articles.publishedAt, now)))
-      .orderBy(articles.publishedAt, articles.id)
-    for (const r of rows) await recordScheduledPublication(tx, r.id, now)
-    await tx.update(changeCursors).set({ at: now }).where(eq(changeCursors.name, 'schedule'))
+      .where(and(eq(articles.status, 'scheduled'), lte(articles.publishedAt, now)))
+      .orderBy(articles.id).limit(PRUNE_BATCH).for('no key update', { skipLocked: true })
+    for (const r of rows) {
+      await tx.update(articles).set({ status: 'published' }).where(eq(articles.id, r.id))
+      await recordScheduledPublication(tx, r.id, now)
+    }
     return rows.length
   })
 }
@@ -92,7 +80,7 @@ export async function pruneDeliveries (db: Db, now: Date, retentionDays: number)
   return gone.length
 }
 
-export type ChangeJobs = { tick: () => Promise<void>, start: () => Promise<void>, stop: () => void }
+export type ChangeJobs = { tick: () => Promise<void>, start: () => Promise<void>, stop: () => Promise<void> }
 
 export function changeJobs (opts: JobOptions): ChangeJobs {
   let prunedAt = 0
@@ -116,11 +104,15 @@ export function changeJobs (opts: JobOptions): ChangeJobs {
   return {
     tick,
     async start () {
-      // At once: the first start after the migration sets where scheduled publications count from.
+      // At once: what came due while no instance ran is recorded as the first one starts.
       await tick()
       timer = setInterval(() => { tick().catch(() => {}) }, opts.everyMs)
       timer.unref()
     },
-    stop () { clearInterval(timer) }
+    // Waits for a run in progress: the database closes after this.
+    async stop () {
+      clearInterval(timer)
+      await running
+    }
   }
 }

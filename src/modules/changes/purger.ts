@@ -183,6 +183,9 @@ export class Purger {
   /** One batch: claims the cursor, purges, moves the cursor. True when there may be more. */
   private async step (): Promise<boolean> {
     const { database } = this.opts
+    // This instance's own cache first, so a read that refills Varnish after the purge finds it
+    // fresh (outside the claim: it needs a connection of its own).
+    await this.opts.before?.()
     // PGlite is one process's own database (its folder is locked), so nothing else can hold the
     // cursor; and a transaction there would hold up every other query while purges are sent.
     const claim = (run: (db: Db) => Promise<boolean>) => database.driver === 'pg' ? database.db.transaction(run) : run(database.db)
@@ -197,7 +200,6 @@ export class Purger {
       const tags = new Set<string>([UNTAGGED])
       for (const row of rows) for (const tag of row.tags ?? []) tags.add(tag)
       const last = Number(rows[rows.length - 1].seq)
-      await this.opts.before?.()
       await this.purgeAll([...tags])
       await db.execute(sql`update change_cursors set seq = ${last}, at = now() where name = ${CURSOR}`)
       this.purged = last
@@ -225,7 +227,7 @@ export class Purger {
    * the same tags go out once more a moment later.
    */
   private repeat (tags: string[]) {
-    if (this.opts.repeatMs <= 0) return
+    if (this.opts.repeatMs <= 0 || this.stopped) return
     const timer = setTimeout(() => {
       this.repeats.delete(timer)
       this.purgeAll(tags).catch((err: unknown) => this.opts.log.warn({ err }, 'repeating a purge failed'))

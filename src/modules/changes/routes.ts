@@ -1,11 +1,11 @@
 // GET /v1/changes: the change log itself, for staff, in order, so an app or a static-site builder
 // syncs incrementally: it keeps the last `seq` it saw and asks for what came after.
-import { and, asc, eq, gt } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
+import { rowsOf } from '../../db/batch.js'
 import { Type } from 'typebox'
 import type { Routes } from '../../http/type-provider.js'
 import { AppError } from '../../http/errors.js'
 import { Defaulted, errorResponses } from '../../http/schemas.js'
-import { changeCursors, changes } from '../../db/schema.js'
 
 const ChangeSchema = Type.Object({
   seq: Type.Integer({ description: 'Its position in the log: increasing, in commit order (numbers may be skipped).' }),
@@ -18,7 +18,7 @@ const ChangeSchema = Type.Object({
 }, { $id: 'Change', additionalProperties: false })
 
 const ChangesQuery = Type.Object({
-  after: Defaulted(Type.Integer({ minimum: 0, default: 0, description: 'The last `seq` already seen (0: from the oldest change kept).' })),
+  after: Defaulted(Type.Integer({ minimum: 0, default: 0, description: 'The last `seq` already seen (0: from the oldest change kept; a position older than that is a 410).' })),
   limit: Defaulted(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Changes per page, 1 to 1000.' }))
 }, { additionalProperties: false })
 
@@ -45,14 +45,21 @@ const changeRoutes: Routes = async (app) => {
     }
   }, async (request) => {
     const { after, limit } = request.query
-    const db = app.database.db
-    const [pruned] = await db.select({ seq: changeCursors.seq }).from(changeCursors).where(eq(changeCursors.name, 'pruned'))
-    if (pruned && after < pruned.seq) {
-      throw new AppError('CHANGES_PRUNED', `The changes after ${after} are no longer kept (the log starts after ${pruned.seq}); start over from a full sync.`)
+    // One statement, one snapshot: the retention mark and the page agree even while pruning runs.
+    const rows = await rowsOf<{ pruned: string | number, seq: string | number | null, at: string | Date | null, entity: string | null, entity_id: string | null, event: string | null, tags: string[] | null, data: Record<string, string> | null }>(app.database.db, sql`
+      select p.seq as pruned, c.* from change_cursors p left join lateral (
+        select seq, at, entity, entity_id, event, tags, data from changes
+        where seq > greatest(${after}::bigint, p.seq) order by seq limit ${limit + 1}
+      ) c on true where p.name = 'pruned'`)
+    const pruned = Number(rows[0]?.pruned ?? 0)
+    // 0 means from the oldest change kept; any other position must still be in the log.
+    if (after !== 0 && after < pruned) {
+      throw new AppError('CHANGES_PRUNED', `The changes after ${after} are no longer kept (the log starts after ${pruned}); start over from a full sync.`)
     }
-    const rows = await db.select().from(changes).where(and(gt(changes.seq, after))).orderBy(asc(changes.seq)).limit(limit + 1)
-    const data = rows.slice(0, limit).map((r) => ({ seq: r.seq, at: r.at.toISOString(), entity: r.entity, id: r.entityId, event: r.event, tags: r.tags, data: r.data }))
-    return { data, meta: { last: data.at(-1)?.seq ?? after, hasMore: rows.length > limit } }
+    const found = rows.filter((r) => r.seq !== null)
+    const data = found.slice(0, limit).map((r) => ({ seq: Number(r.seq), at: new Date(r.at!).toISOString(), entity: r.entity!, id: r.entity_id!, event: r.event!, tags: r.tags ?? [], data: r.data ?? {} }))
+    const hasMore = found.length > limit
+    return { data, meta: { last: data.at(-1)?.seq ?? Math.max(after, pruned), hasMore } }
   })
 }
 

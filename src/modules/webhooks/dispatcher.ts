@@ -182,6 +182,12 @@ export class WebhookDispatcher {
         previousSecretExpiresAt: webhooks.previousSecretExpiresAt
       }).from(webhookDeliveries).innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId)).where(inArray(webhookDeliveries.id, ids))
     })
+    if (this.stopped && claimed.length > 0) {
+      // Stopping while the claim ran: the leases go back, so another instance sends these now.
+      await this.db.update(webhookDeliveries).set({ leaseUntil: null })
+        .where(and(inArray(webhookDeliveries.id, claimed.map((d) => d.id)), eq(webhookDeliveries.leaseUntil, lease)))
+      return
+    }
     for (const delivery of claimed) {
       const controller = new AbortController()
       const done = this.attempt(delivery, lease, controller.signal)

@@ -86,19 +86,26 @@ export async function getWebhook (db: Db, id: string): Promise<WebhookRow> {
 
 export async function createWebhook (db: Db, input: CreateWebhook, now: Date) {
   const secret = newSecret()
-  const [row] = await db.insert(webhooks).values({
-    url: checkUrl(input.url),
-    events: checkEvents(input.events),
-    description: input.description ?? null,
-    enabled: input.enabled ?? true,
-    secret,
-    // Changes commit in the order of their numbers (migrations/0005): every change committed
-    // after this read has a higher one, so none made after the webhook is missed.
-    createdSeq: sql<number>`(select coalesce(max(seq), 0) from changes)`,
-    createdAt: now,
-    updatedAt: now
-  }).returning()
-  return { row, secret }
+  const url = checkUrl(input.url)
+  const events = checkEvents(input.events)
+  return db.transaction(async (txn) => {
+    const tx = txn as unknown as Db
+    // The change log's own lock (migrations/0005): no change is being numbered while the
+    // webhook is made, so the changes after `createdSeq` are exactly those committed after it,
+    // and the fan-out, which reads changes before endpoints, sees the webhook for every one.
+    await tx.execute(sql`select pg_advisory_xact_lock(4418093021)`)
+    const [row] = await tx.insert(webhooks).values({
+      url,
+      events,
+      description: input.description ?? null,
+      enabled: input.enabled ?? true,
+      secret,
+      createdSeq: sql<number>`(select coalesce(max(seq), 0) from changes)`,
+      createdAt: now,
+      updatedAt: now
+    }).returning()
+    return { row, secret }
+  })
 }
 
 export async function updateWebhook (db: Db, id: string, input: UpdateWebhook, ifMatch: IfMatch | undefined, now: Date) {
