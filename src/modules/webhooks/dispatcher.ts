@@ -20,6 +20,7 @@ import { rowsOf } from '../../db/batch.js'
 import type { Database, Db, Subscription } from '../../db/client.js'
 import { changeCursors, webhookDeliveries, webhooks } from '../../db/schema.js'
 import type { PublicUrls } from '../../lib/public-urls.js'
+import { coalesced } from '../../lib/coalesce.js'
 import { CHANNEL } from '../changes/follower.js'
 import { changeBody, wants, type ChangeRow } from './events.js'
 import { send, type Outcome } from './outbound.js'
@@ -74,8 +75,6 @@ type Claimed = {
 export class WebhookDispatcher {
   private started = false
   private stopped = false
-  private running: Promise<void> | undefined
-  private again = false
   private timer: NodeJS.Timeout | undefined
   private subscription: Subscription | undefined
   private readonly inFlight = new Map<string, { controller: AbortController, done: Promise<void> }>()
@@ -95,24 +94,22 @@ export class WebhookDispatcher {
   /** Sends what is due now, here: after a change, a ping or a redelivery. */
   wake () {
     if (!this.started || this.stopped) return
-    if (this.running) { this.again = true; return }
-    this.running = this.loop().finally(() => { this.running = undefined })
+    this.run().catch(() => {})
   }
 
   /** Waits for the step running now (tests use it to let the dispatcher settle). */
-  async idle () { await this.running }
+  async idle () { await this.run.settled() }
 
-  private async loop () {
-    do {
-      this.again = false
-      try {
-        while (await this.fanOut()) { /* a full batch: read on */ }
-        await this.claimAndSend()
-      } catch (err) {
-        if (!this.stopped) this.opts.log.warn({ err }, 'webhook dispatch failed; it is tried again on the next tick')
-      }
-    } while (this.again && !this.stopped)
-  }
+  /** One step at a time; a wake-up during one gets the next (src/lib/coalesce.ts). */
+  private readonly run = coalesced(async () => {
+    if (this.stopped) return
+    try {
+      while (await this.fanOut()) { /* a full batch: read on */ }
+      await this.claimAndSend()
+    } catch (err) {
+      if (!this.stopped) this.opts.log.warn({ err }, 'webhook dispatch failed; it is tried again on the next tick')
+    }
+  })
 
   /** Turns the changes after the cursor into deliveries; true when there may be more. */
   private async fanOut (): Promise<boolean> {
@@ -257,7 +254,7 @@ export class WebhookDispatcher {
     clearInterval(this.timer)
     await this.subscription?.close().catch(() => {})
     for (const { controller } of this.inFlight.values()) controller.abort()
-    await this.running?.catch(() => {})
+    await this.run.settled()
     await Promise.all([...this.inFlight.values()].map((f) => f.done))
   }
 }
