@@ -125,6 +125,9 @@ export const articles = pgTable('articles', {
   seoDescription: text('seo_description'),
   // Approved comments, kept in step by every comment write in the same transaction.
   commentCount: integer('comment_count').notNull().default(0),
+  // When readers were last told the story changed in substance (an editor said so, or a
+  // correction was added); `updated_at` moves on every technical change.
+  contentUpdatedAt: time('content_updated_at'),
   createdById: uuid('created_by_id'),
   search: tsvector('search').notNull().generatedAlwaysAs(sql`
     setweight(to_tsvector('english', coalesce(headline, '')), 'A') ||
@@ -180,6 +183,13 @@ export const articleRevisions = pgTable('article_revisions', {
   articleVersion: integer('article_version').notNull(),
   // The article's writable fields as they were before the change.
   snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull(),
+  // The article's status and publication time when the revision was made, and the fields the
+  // change made to it (null on revisions from before they were recorded).
+  status: articleStatus('status'),
+  publishedAt: time('published_at'),
+  changedFields: text('changed_fields').array(),
+  // Set on a revision made by restoring another.
+  restoredFromId: uuid('restored_from_id'),
   createdById: uuid('created_by_id'),
   createdAt: createdAt()
 }, (t) => [uniqueIndex('article_revisions_article_version_key').on(t.articleId, t.articleVersion.desc())])
@@ -373,3 +383,60 @@ export const webhookAttempts = pgTable('webhook_attempts', {
   durationMs: integer('duration_ms').notNull(),
   error: text('error')
 }, (t) => [index('webhook_attempts_delivery_idx').on(t.deliveryId, t.attempt)])
+
+// Read-only keys for frontends and apps: they read published content only, and may ship inside
+// a browser bundle or a mobile app. Only the SHA-256 of the secret is stored.
+export const contentKeys = pgTable('content_keys', {
+  id: id(),
+  label: text('label').notNull(),
+  keyHash: text('key_hash').notNull(),
+  prefix: text('prefix').notNull(),
+  // Origins a browser may use it from (empty: any).
+  allowedOrigins: text('allowed_origins').array().notNull().default(sql`'{}'::text[]`),
+  createdById: uuid('created_by_id'),
+  lastUsedAt: time('last_used_at'),
+  revokedAt: time('revoked_at'),
+  createdAt: createdAt()
+}, (t) => [uniqueIndex('content_keys_hash_key').on(t.keyHash), index('content_keys_created_idx').on(t.createdAt.desc(), t.id.desc())])
+
+// Links that show a draft or scheduled article to someone without a token. Only the SHA-256 of
+// the link's secret is stored.
+export const previewLinks = pgTable('preview_links', {
+  id: id(),
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  tokenHash: text('token_hash').notNull(),
+  label: text('label'),
+  createdById: uuid('created_by_id'),
+  expiresAt: time('expires_at').notNull(),
+  revokedAt: time('revoked_at'),
+  createdAt: createdAt()
+}, (t) => [uniqueIndex('preview_links_hash_key').on(t.tokenHash), index('preview_links_article_idx').on(t.articleId, t.createdAt.desc())])
+
+// Slugs an article, author, section or tag had while public: the old URL redirects to the
+// current one, and the slug stays reserved for it until an editor releases it.
+export const slugRedirects = pgTable('slug_redirects', {
+  id: id(),
+  // article, author, section, tag
+  entity: text('entity').notNull(),
+  slug: text('slug').notNull(),
+  targetId: uuid('target_id').notNull(),
+  createdAt: createdAt()
+}, (t) => [
+  uniqueIndex('slug_redirects_entity_slug_key').on(t.entity, t.slug),
+  index('slug_redirects_target_idx').on(t.targetId),
+  index('slug_redirects_created_idx').on(t.createdAt.desc(), t.id.desc())
+])
+
+// Public corrections appended to an article. Never edited away silently: an edit keeps the
+// earlier wording in `history`.
+export const articleCorrections = pgTable('article_corrections', {
+  id: id(),
+  articleId: uuid('article_id').notNull().references(() => articles.id, { onDelete: 'cascade' }),
+  text: text('text').notNull(),
+  publishedAt: time('published_at').notNull(),
+  history: jsonb('history').$type<{ text: string; editedAt: string; editedById: string | null }[]>().notNull().default([]),
+  createdById: uuid('created_by_id'),
+  version: version(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [index('article_corrections_article_idx').on(t.articleId, t.publishedAt)])
