@@ -164,7 +164,11 @@ export const ListArticlesQuery = Type.Object({
   section: anyOfQuery('section', 'national'),
   tag: anyOfQuery('tag', 'floods'),
   author: anyOfQuery('author', 'ayesha-siddiqui'),
-  status: Type.Optional({ ...Status, description: 'Staff only, except `published`.' }),
+  status: Type.Optional(Type.String({
+    pattern: '^(any|(draft|scheduled|published|archived)(,(draft|scheduled|published|archived))*)$',
+    examples: ['draft', 'scheduled,draft', 'any'],
+    description: 'Which statuses to list, comma-separated, or `any`. Every caller gets `published` when it is left out, staff included: a staff token sees drafts only when it asks. Statuses other than `published` are for staff only. `scheduled` lists scheduled articles not yet due (one that is due is `published`).'
+  })),
   publishedAfter: Type.Optional(ref(DateTimeSchema)),
   publishedBefore: Type.Optional(ref(DateTimeSchema))
 }, { additionalProperties: false })

@@ -44,12 +44,23 @@ function sortFields (q: string | undefined, staff: boolean): Record<string, Sort
 
 type Refs = { section?: string[], tag?: string[], author?: string[] }
 
+/** The statuses a list asks for: `published` unless it says otherwise, for staff too. */
+function statusesOf (status: string | undefined): Set<string> | 'any' {
+  if (status === 'any') return 'any'
+  return new Set(status === undefined ? ['published'] : status.split(','))
+}
+
 function filters (query: ListArticles, refs: Refs, view: View): SQL[] {
   const where: SQL[] = []
-  if (!view.staff) where.push(publicArticles(view.now))
-  if (query.status === 'published') where.push(view.staff ? or(eq(articles.status, 'published'), and(eq(articles.status, 'scheduled'), lte(articles.publishedAt, view.now)))! : sql`true`)
-  else if (query.status === 'scheduled') where.push(and(eq(articles.status, 'scheduled'), sql`${articles.publishedAt} > ${view.now}`)!)
-  else if (query.status !== undefined) where.push(eq(articles.status, query.status))
+  const statuses = statusesOf(query.status)
+  if (!view.staff || (statuses !== 'any' && statuses.size === 1 && statuses.has('published'))) where.push(publicArticles(view.now))
+  else if (statuses !== 'any') {
+    const wanted: SQL[] = []
+    if (statuses.has('published')) wanted.push(publicArticles(view.now))
+    if (statuses.has('scheduled')) wanted.push(and(eq(articles.status, 'scheduled'), sql`${articles.publishedAt} > ${view.now}`)!)
+    for (const s of ['draft', 'archived'] as const) if (statuses.has(s)) wanted.push(eq(articles.status, s))
+    where.push(or(...wanted)!)
+  }
   if (refs.section) where.push(inArray(articles.sectionId, refs.section))
   // EXISTS rather than a join: an article with two of the tags asked for is still one row.
   if (refs.tag) {
