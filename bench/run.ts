@@ -33,6 +33,7 @@ import sharp from 'sharp'
 import { sql } from 'drizzle-orm'
 import { rowsOf } from '../src/db/batch.js'
 import { openDatabase } from '../src/db/client.js'
+import { createContentKey } from '../src/modules/content-keys/service.js'
 import { createToken } from '../src/modules/tokens/service.js'
 import { createUser } from '../src/modules/users/service.js'
 import { seed, type SeedResult, type SeedTarget } from './seed.js'
@@ -347,6 +348,8 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
 // ---- the run ---------------------------------------------------------------------------------
 
 type Targets = {
+  /** A content key (scenario 2c). */
+  contentKey: string
   slugs: string[]
   sectionTag: { section: string, tag: string, articles: number }
   hotArticle: { id: string, comments: number }
@@ -403,6 +406,7 @@ async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<
     const { secret } = await createToken(db, { userId: user.id, label: 'benchmark' })
     const admin = await createUser(db, { name: 'Benchmark Admin', email: 'bench-admin@dateline.example', role: 'admin' })
     const { secret: adminToken } = await createToken(db, { userId: admin.id, label: 'benchmark webhooks' })
+    const { secret: contentKey } = await createContentKey(db, { label: 'benchmark frontend' }, admin.id)
     const rows = <T>(query: ReturnType<typeof sql>) => rowsOf<T>(db, query)
 
     // Slugs of at most 100 characters: the router answers 414 for a longer path parameter
@@ -433,7 +437,7 @@ async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<
     if (!hot || slugs.length === 0 || commentArticles.length === 0 || patchArticles.length < options.connections || !sectionTag) {
       throw new Error('The seeded database is too small for the scenarios; use more --articles or fewer --connections.')
     }
-    return { token: secret, adminToken, targets: { slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
+    return { token: secret, adminToken, targets: { contentKey, slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
   } finally {
     await database.close()
   }
@@ -550,6 +554,11 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
       load: () => ({ requests: slugPaths.map((p) => ({ method: 'GET', path: p })) })
     },
     { key: 'front', name: '2 front page (20, +includes)', load: () => ({ method: 'GET', path: frontPath }) },
+    {
+      // A frontend that adopts content keys must lose no speed: its reads are public reads.
+      key: 'front-key', name: '2c front page with a content key', note: 'Authorization: Bearer dlc_… (its ratio to 2 is what a key costs)',
+      load: () => ({ method: 'GET', path: frontPath, headers: { authorization: `Bearer ${targets.contentKey}` } })
+    },
     {
       // An extra scenario: what a browser or a CDN asks for, measured beside the plain one.
       key: 'front-br', name: '2b front page, as a browser asks', note: 'Accept-Encoding: gzip, deflate, br (the answer is brotli)',
@@ -727,6 +736,7 @@ async function main () {
       COMMENT_RATE_PER_CLIENT: '1000000000',
       COMMENT_RATE_PER_ARTICLE: '1000000000',
       AUTH_FAILURE_LIMIT: '1000000000',
+      CONTENT_KEY_RATE_LIMIT: '1000000000',
       PUBLIC_CACHE: options.publicCache ? 'true' : 'false',
       // The webhook fan-out's receivers listen on this machine.
       WEBHOOK_ALLOW_PRIVATE: 'true'

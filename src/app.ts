@@ -54,6 +54,9 @@ import userRoutes from './modules/users/routes.js'
 import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
 import webhookRoutes from './modules/webhooks/routes.js'
 import { webhookSchemas } from './modules/webhooks/schemas.js'
+import { contentKeySchemas } from './modules/content-keys/schemas.js'
+import contentKeyRoutes from './modules/content-keys/routes.js'
+import { ContentKeyRegistry } from './modules/content-keys/registry.js'
 import { userSchemas } from './modules/users/schemas.js'
 
 declare module 'fastify' {
@@ -107,7 +110,8 @@ const schemas = [
   ...articleSchemas,
   ...userSchemas,
   ...commentSchemas,
-  ...webhookSchemas
+  ...webhookSchemas,
+  ...contentKeySchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -184,6 +188,21 @@ export async function buildApp (options: AppOptions) {
   app.decorate('changeJobs', jobs)
   app.addHook('onReady', async () => { await jobs.start() })
   app.addHook('onClose', async () => jobs.stop())
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
+  if (redis) {
+    redis.on('error', (err) => app.log.warn({ err }, 'redis unavailable; rate limits are skipped until it returns'))
+    app.addHook('onClose', async () => { redis.disconnect() })
+    // Connected before the first request, so no early request goes uncounted; a Redis that is
+    // down does not stop the API from starting (ioredis keeps reconnecting).
+    await redis.connect().catch((err) => app.log.warn({ err }, 'redis unavailable at start'))
+  } else {
+    app.log.info('No REDIS_URL: rate limits, failed-authentication limits and the repeat-comment screen count on this instance alone; set REDIS_URL to share them between instances')
+  }
+  const redisPrefix = redisPrefixOf(config)
+  const contentKeys = new ContentKeyRegistry({ db: database.db, now: app.now, limit: config.CONTENT_KEY_RATE_LIMIT, redis, prefix: redisPrefix })
+  follower.subscribe({ apply: (changes) => contentKeys.forget(changes.flatMap((c) => c.tags)), reset: () => contentKeys.clear() })
+  app.addHook('onReady', async () => { contentKeys.start() })
+  app.addHook('onClose', async () => contentKeys.stop())
   const cache = new PublicCache({
     database,
     follower,
@@ -193,6 +212,8 @@ export async function buildApp (options: AppOptions) {
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
     varyOnOrigin: config.CORS_ORIGIN !== '*',
+    keys: contentKeys,
+    keyRequired: config.PUBLIC_READS === 'key',
     replicas,
     log: app.log
   })
@@ -221,21 +242,12 @@ export async function buildApp (options: AppOptions) {
   await app.register(drain)
   await app.register(closeEarlyAnswers)
   await app.register(caching, { publicCacheControl: config.PUBLIC_CACHE_CONTROL })
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined
-  if (redis) {
-    redis.on('error', (err) => app.log.warn({ err }, 'redis unavailable; rate limits are skipped until it returns'))
-    app.addHook('onClose', async () => { redis.disconnect() })
-    // Connected before the first request, so no early request goes uncounted; a Redis that is
-    // down does not stop the API from starting (ioredis keeps reconnecting).
-    await redis.connect().catch((err) => app.log.warn({ err }, 'redis unavailable at start'))
-  } else {
-    app.log.info('No REDIS_URL: rate limits, failed-authentication limits and the repeat-comment screen count on this instance alone; set REDIS_URL to share them between instances')
-  }
-  const redisPrefix = redisPrefixOf(config)
   await app.register(rateLimits, { redis, prefix: redisPrefix })
   await app.register(auth, {
     db: database.db,
     now: app.now,
+    keys: contentKeys,
+    keyRequired: config.PUBLIC_READS === 'key',
     limiter: options.authLimiter ?? (redis
       ? redisFailureLimiter(redis, redisPrefix, config.AUTH_FAILURE_LIMIT, 60)
       : memoryFailureLimiter(config.AUTH_FAILURE_LIMIT, 60))
@@ -281,6 +293,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
   await app.register(changeRoutes, { prefix: '/v1/changes' })
   await app.register(webhookRoutes, { prefix: '/v1/webhooks' })
+  await app.register(contentKeyRoutes, { prefix: '/v1/content-keys' })
 
   const webhooks = new WebhookDispatcher({
     database,

@@ -94,6 +94,11 @@ export const ConfigSchema = Type.Object({
   // `sizes` of the photos in bodyHtml: how wide the site shows them, so a browser picks a rendition.
   BODY_PHOTO_SIZES: Type.String({ minLength: 1, maxLength: 500, default: '(min-width: 720px) 720px, 100vw' }),
   CORS_ORIGIN: Type.String({ default: '*' }),
+  // open: anyone reads published content; key: reads need a content key (or a staff token), but
+  // feeds, sitemaps and preview links, which feed readers, crawlers and reviewers open as they are.
+  PUBLIC_READS: Type.Union([Type.Literal('open'), Type.Literal('key')], { default: 'open' }),
+  // Requests a minute per content key, shared by all instances through Redis when REDIS_URL is set.
+  CONTENT_KEY_RATE_LIMIT: Type.Integer({ minimum: 1, default: 6000 }),
   // Shared store for rate limits across instances; without it limits are per process.
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   // Starts every Redis key, so deployments sharing a Redis keep apart; by default one derived

@@ -40,11 +40,11 @@ t.test('articles: lists', async (t) => {
 
   t.test('limit=2 walks every item exactly once, in order, for each sort', async (t) => {
     for (const sort of ['headline', '-headline', 'publishedAt', '-publishedAt', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt']) {
-      const { items, pages } = await walk(h, { section: section.id, limit: '2', sort }, { token: h.editor.token })
+      const { items, pages } = await walk(h, { section: section.id, limit: '2', sort, status: 'any' }, { token: h.editor.token })
       t.equal(pages, 4, `${sort}: 8 items in 4 pages`)
       t.equal(new Set(ids(items)).size, items.length, `${sort}: no duplicates`)
       t.strictSame([...ids(items)].sort(), [...ids(set)].sort(), `${sort}: every item`)
-      const onePage = expectStatus(await call(h.app, 'GET', '/v1/articles', { token: h.editor.token, query: { section: section.id, limit: '100', sort } }), 200)
+      const onePage = expectStatus(await call(h.app, 'GET', '/v1/articles', { token: h.editor.token, query: { section: section.id, limit: '100', sort, status: 'any' } }), 200)
       t.strictSame(ids(items), ids(onePage.data), `${sort}: pages in the same order as one big page`)
       t.strictSame(ids(items), ids(expectedOrder(set, sort)), `${sort}: in the right order`)
     }
@@ -148,7 +148,11 @@ t.test('articles: lists', async (t) => {
     t.strictSame(await list({ tag: tagB.slug }), ['F3', 'F2'], 'tag by slug')
     t.strictSame(await list({ author: writer.id }), ['F2', 'F1'])
     t.strictSame(await list({ author: writer.slug }), ['F2', 'F1'], 'author by slug')
-    t.strictSame(await list({ author: writer.slug }, h.editor.token), ['F2', 'F1', 'F draft'], 'staff see the draft too, nulls last')
+    t.strictSame(await list({ author: writer.slug, status: 'any' }, h.editor.token), ['F2', 'F1', 'F draft'], 'staff asking for any status see the draft too, nulls last')
+    t.strictSame(await list({ author: writer.slug }, h.editor.token), ['F2', 'F1'], 'staff see published articles only unless they ask')
+    t.strictSame(await list({ author: writer.slug, status: 'draft' }, h.editor.token), ['F draft'], 'status=draft: drafts only')
+    t.strictSame(await list({ author: writer.slug, status: 'published,draft' }, h.editor.token), ['F2', 'F1', 'F draft'], 'several statuses, comma-separated')
+    t.match(expectStatus(await call(h.app, 'GET', '/v1/articles', { token: h.editor.token, query: { status: 'draft,nope' } }), 400), { errors: [{ path: '/status' }] }, 'an unknown status is a 400 naming the parameter')
     t.strictSame(await list({ section: sec.id, tag: tagA.slug, author: h.author.authorId! }), ['F2'], 'filters combine')
     const day = (d: number) => new Date(Date.UTC(2029, 2, d)).toISOString()
     t.strictSame(await list({ publishedAfter: day(2), publishedBefore: day(3) }), ['F3', 'F2'], 'both bounds inclusive')
@@ -162,7 +166,7 @@ t.test('articles: lists', async (t) => {
     t.strictSame(await list({ tag: `${tagA.id},${tagA.slug}` }), ['F2', 'F1'], 'the same tag twice is one')
     t.strictSame(await list({ section: `${other.slug},${sec.id}` }), ['F4', 'F3', 'F2', 'F1'])
     t.strictSame(await list({ author: `${h.author.authorId!.toUpperCase()},${writer.slug}` }), ['F3', 'F2', 'F1'], 'authors, an id in capitals too')
-    t.strictSame(await list({ author: `${writer.slug},${h.author.authorId}` }, h.editor.token), ['F3', 'F2', 'F1', 'F draft'])
+    t.strictSame(await list({ author: `${writer.slug},${h.author.authorId}`, status: 'any' }, h.editor.token), ['F3', 'F2', 'F1', 'F draft'])
     t.strictSame(await list({ tag: `${tagA.id},${tagB.slug}`, section: other.slug }), ['F3'], 'any of within a filter, all of across filters')
     const walked = await walk(h, { tag: `${tagB.slug},${tagA.slug}`, author: `${writer.id},${h.author.authorId}`, limit: '1' })
     t.strictSame(walked.items.map((a) => a.headline), ['F3', 'F2', 'F1'], 'pages of one: each match once, in order')
@@ -351,7 +355,7 @@ t.test('articles: lists', async (t) => {
 
     t.test('a headline match ranks above a body-only match; drafts only for staff', async (t) => {
       t.strictSame(ids((await search({ q: 'monsoon' })).data), [inHeadline.id, bodyOnly.id])
-      const staff = ids((await search({ q: 'monsoon' }, h.editor.token)).data)
+      const staff = ids((await search({ q: 'monsoon', status: 'any' }, h.editor.token)).data)
       t.equal(staff.length, 3)
       t.ok(staff.includes(draft.id))
       t.ok(staff.indexOf(inHeadline.id) < staff.indexOf(bodyOnly.id))

@@ -14,7 +14,7 @@ t.test('articles: visibility and publishing', async (t) => {
   const db = h.database.db
   const rowOf = async (id: string) => (await db.select().from(articles).where(eq(articles.id, id)))[0]
 
-  t.test('anonymous readers see published and due articles only; staff see everything', async (t) => {
+  t.test('anonymous readers see published and due articles only; staff see everything they ask for', async (t) => {
     const section = await makeSection(h, 'Visibility')
     const s = section.id
     const draft = await makeArticle(h, { headline: 'V draft', sectionId: s })
@@ -48,7 +48,9 @@ t.test('articles: visibility and publishing', async (t) => {
     t.equal(notFound.headers['cache-control'], 'no-store')
     t.equal(await visible(live), 200)
     t.equal(await visible(backdated), 200)
-    t.strictSame((await staffList()).sort(), ['V archived', 'V backdated', 'V draft', 'V published', 'V scheduled later', 'V scheduled soon'])
+    t.strictSame((await staffList({ status: 'any' })).sort(), ['V archived', 'V backdated', 'V draft', 'V published', 'V scheduled later', 'V scheduled soon'])
+    t.strictSame(await staffList(), ['V published', 'V backdated'], 'staff lists hold published articles unless they ask for others')
+    t.strictSame((await staffList({ status: 'scheduled,draft' })).sort(), ['V draft', 'V scheduled later', 'V scheduled soon'])
 
     // status filter: staff only, except published
     const anonDraft = await call(h.app, 'GET', '/v1/articles', { query: { status: 'draft' } })

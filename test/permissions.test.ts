@@ -7,11 +7,17 @@ import { sql } from 'drizzle-orm'
 import type { Test } from 'tap'
 import { build, call, type Harness, type Staff } from './helper.js'
 
-const callers = ['anonymous', 'author', 'otherAuthor', 'editor', 'admin'] as const
+const callers = ['anonymous', 'contentKey', 'author', 'otherAuthor', 'editor', 'admin'] as const
 type Caller = (typeof callers)[number]
 /** '2xx': allowed (the exact status must be one the OpenAPI documents); a number: refused with it. */
 type Outcome = '2xx' | 401 | 403 | 404
-type Expect = Record<Caller, Outcome>
+/**
+ * A content key reads what anonymous callers read and writes nothing: unless a case says
+ * otherwise, its outcome is the anonymous one for a read, and 403 for a write or a staff route.
+ */
+type Expect = Record<Exclude<Caller, 'contentKey'>, Outcome> & { contentKey?: Outcome }
+const keyOutcome = (expect: Expect, method: Method): Outcome =>
+  expect.contentKey ?? (expect.anonymous === 401 || method !== 'GET' ? 403 : expect.anonymous)
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 type Req = { url: string, body?: unknown }
 type Case = { name?: string, expect: Expect, prepare: (f: Fixtures, caller: Caller) => Promise<Req> }
@@ -35,7 +41,7 @@ const matrix: Record<string, Case | Case[]> = {
   // ---- articles
   'GET /v1/articles': [
     { expect: anyone, prepare: async () => ({ url: '/v1/articles' }) },
-    { name: '?status=draft', expect: staff, prepare: async () => ({ url: '/v1/articles?status=draft' }) }
+    { name: '?status=draft', expect: { ...staff, contentKey: 401 }, prepare: async () => ({ url: '/v1/articles?status=draft' }) }
   ],
   'GET /v1/articles/{id}': [
     { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}` }) },
@@ -151,6 +157,12 @@ const matrix: Record<string, Case | Case[]> = {
   'GET /v1/tokens/{id}': { name: "author's token", expect: ownTokenOrAdmin, prepare: async (f) => ({ url: `/v1/tokens/${f.shared.token.id}` }) },
   'DELETE /v1/tokens/{id}': { name: "author's token", expect: ownTokenOrAdmin, prepare: async (f) => ({ url: `/v1/tokens/${(await f.token(f.h.author)).id}` }) },
 
+  // ---- content keys
+  'GET /v1/content-keys': { expect: admins, prepare: async () => ({ url: '/v1/content-keys' }) },
+  'POST /v1/content-keys': { expect: admins, prepare: async (f) => ({ url: '/v1/content-keys', body: { label: f.unique('app key') } }) },
+  'GET /v1/content-keys/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/content-keys/${f.shared.contentKey.id}` }) },
+  'DELETE /v1/content-keys/{id}': { expect: admins, prepare: async (f) => ({ url: `/v1/content-keys/${(await f.contentKey()).id}` }) },
+
   // ---- webhooks
   'GET /v1/webhooks': { expect: admins, prepare: async () => ({ url: '/v1/webhooks' }) },
   'POST /v1/webhooks': { expect: admins, prepare: async () => ({ url: '/v1/webhooks', body: { url: 'https://hooks.example.test/new', events: ['article.published'] } }) },
@@ -213,14 +225,15 @@ function fixtures (h: Harness) {
     user: () => ok(h.admin, 'POST', '/v1/users', { name: 'Some One', email: `someone.${++n}@people.test`, role: 'editor' }),
     token: (owner: Staff) => ok(h.admin, 'POST', '/v1/tokens', { label: unique('fixture token'), userId: owner.userId }),
     webhook: () => ok(h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.example.test/fixture', events: ['*'] }),
+    contentKey: () => ok(h.admin, 'POST', '/v1/content-keys', { label: unique('fixture key') }),
     delivery: async () => {
       const webhook = await ok(h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.example.test/fixture', events: ['*'] })
       return { webhook, delivery: await ok(h.admin, 'POST', `/v1/webhooks/${webhook.id}/ping`) }
     },
-    staffOf: (caller: Caller): Staff => (caller === 'anonymous' ? h.author : h[caller]),
+    staffOf: (caller: Caller): Staff => (caller === 'anonymous' || caller === 'contentKey' ? h.author : h[caller]),
     shared: {} as {
       draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json, publicPhoto: Json,
-      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json
+      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json, contentKey: Json
     }
   }
   return f
@@ -254,8 +267,8 @@ async function fingerprintQuery (t: Test, h: Harness) {
     select table_name as name from information_schema.tables
     where table_schema = 'public' and table_type = 'BASE TABLE' and table_name <> 'change_cursors' order by table_name`) as unknown as { rows: Array<{ name: string }> }
   t.ok(rows.some((r) => r.name === 'articles') && rows.some((r) => r.name === 'api_tokens'), 'the fingerprint covers the content and token tables')
-  const parts = rows.map(({ name }) => name === 'api_tokens'
-    ? `select 'api_tokens:' || (to_jsonb(x) - 'last_used_at')::text as line from "api_tokens" x`
+  const parts = rows.map(({ name }) => name === 'api_tokens' || name === 'content_keys'
+    ? `select '${name}:' || (to_jsonb(x) - 'last_used_at')::text as line from "${name}" x`
     : `select '${name}:' || to_jsonb(x)::text as line from "${name}" x`)
   const query = sql.raw(`select count(*)::int as n, md5(coalesce(string_agg(line, '|' order by line), '')) as hash from (${parts.join(' union all ')}) s`)
   return async () => {
@@ -307,11 +320,12 @@ t.test('permission matrix', async (t: Test) => {
     user: await f.user(),
     token: await f.token(h.author),
     webhook: await f.webhook(),
+    contentKey: await f.contentKey(),
     comment: {}
   }
   f.shared.comment = await f.comment()
   const fingerprint = await fingerprintQuery(t, h)
-  const tokenOf = (caller: Caller) => (caller === 'anonymous' ? undefined : h[caller].token)
+  const tokenOf = (caller: Caller) => (caller === 'anonymous' ? undefined : caller === 'contentKey' ? f.shared.contentKey.key as string : h[caller].token)
 
   const printed: string[][] = [['operation', ...callers]]
   for (const [key, rule] of Object.entries(matrix)) {
@@ -325,7 +339,7 @@ t.test('permission matrix', async (t: Test) => {
     const anonymousAllowed = cases.some((c) => c.expect.anonymous !== 401)
     const security = JSON.stringify(op.security ?? [])
     t.equal(security.includes('{}'), anonymousAllowed, `${key}: OpenAPI security ${security} matches the matrix`)
-    if (cases.some((c) => Object.values(c.expect).includes(403))) t.ok(documented.includes('403'), `${key}: documents 403`)
+    if (cases.some((c) => Object.values(c.expect).includes(403) || keyOutcome(c.expect, method) === 403)) t.ok(documented.includes('403'), `${key}: documents 403`)
 
     for (const c of cases) {
       const label = c.name ? `${key} [${c.name}]` : key
@@ -335,7 +349,7 @@ t.test('permission matrix', async (t: Test) => {
         const before = await fingerprint()
         const res = await call(h.app, method, req.url, { token: tokenOf(caller), body: req.body })
         const after = await fingerprint()
-        const expected = c.expect[caller]
+        const expected = caller === 'contentKey' ? keyOutcome(c.expect, method) : c.expect[caller]
         const what = `${label} as ${caller}`
         row.push(String(res.statusCode) + ((expected === '2xx' ? res.statusCode >= 200 && res.statusCode < 300 : res.statusCode === expected) ? '' : '!'))
         if (expected === '2xx') {

@@ -162,7 +162,8 @@ export class ReplicaSet {
     const pick = () => this.pick()
     const onReplica = <T>(replica: State, run: () => T) => this.routing.run({ db: replica.replica.db, replica }, run)
     route.handler = async function (this: FastifyInstance, request, reply) {
-      const replica = request.headers.authorization === undefined ? pick() : undefined
+      // Public reads: anonymous, or with a content key (auth ran before the handler).
+      const replica = request.principal === null ? pick() : undefined
       if (!replica) return handler.call(this, request, reply)
       try {
         return await onReplica(replica, () => handler.call(this, request, reply))

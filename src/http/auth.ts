@@ -1,12 +1,13 @@
 // Bearer-token authentication and role checks. Each route declares who may call it in
 // `config.access`; a route under /v1 without one refuses to start.
 import { timingSafeEqual } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Db } from '../db/client.js'
 import { AppError } from './errors.js'
 import { findActiveToken, hashToken, touchToken } from '../modules/tokens/service.js'
 import type { FailureLimiter } from './failure-limiter.js'
+import { CONTENT_KEY_PREFIX, hashKey, type Admission, type ContentKeyRegistry, type KnownKey, type RateState } from '../modules/content-keys/registry.js'
 
 export type Role = 'admin' | 'editor' | 'author'
 export type Principal = { userId: string, role: Role, authorId: string | null, tokenId: string }
@@ -20,13 +21,36 @@ export const hasRole = (principal: Principal | null, role: Role) => principal !=
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
+    /** The content key a public read came with (src/modules/content-keys). */
+    contentKey: KnownKey | null
+    /** The key's admission, when the public cache's first hook already decided it. */
+    keyAdmission: Admission | null
   }
   interface FastifyContextConfig {
     access?: Access
   }
 }
 
-export type AuthOptions = { db: Db, now: () => Date, limiter: FailureLimiter }
+export type AuthOptions = {
+  db: Db
+  now: () => Date
+  limiter: FailureLimiter
+  keys: ContentKeyRegistry
+  /** PUBLIC_READS=key: a read needs a content key or a staff token, but on the open paths. */
+  keyRequired: boolean
+}
+
+/** Reads that stay open when PUBLIC_READS=key: feed readers, crawlers and preview links send no keys. */
+export const OPEN_READS = ['/v1/feeds/']
+export const isOpenRead = (url: string) => OPEN_READS.some((prefix) => url.startsWith(prefix))
+
+const isRead = (method: string) => method === 'GET' || method === 'HEAD'
+
+/** The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers) of a content key's limit. */
+export const rateLimitHeaders = (rate: RateState): [string, string, string, string] => [
+  'ratelimit-policy', `"content-key";q=${rate.limit};w=60`,
+  'ratelimit', `"content-key";r=${Math.max(0, rate.remaining)};t=${rate.resetSeconds}`
+]
 
 const challenge = 'Bearer realm="dateline"'
 
@@ -50,6 +74,31 @@ function bearer (request: FastifyRequest): string | undefined {
 
 export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) {
   app.decorateRequest('principal', null)
+  app.decorateRequest('contentKey', null)
+  app.decorateRequest('keyAdmission', null)
+
+  /** A content key: known and allowed from here, and within its rate limit. */
+  async function admitKey (request: FastifyRequest, reply: FastifyReply, secret: string) {
+    let admission = request.keyAdmission
+    if (!admission) {
+      const blockedFor = await opts.limiter.blockedFor(request.ip)
+      if (blockedFor > 0) throw tooManyFailures(blockedFor)
+      const key = await opts.keys.resolve(hashKey(secret))
+      if (!key) {
+        const wait = await opts.limiter.fail(request.ip)
+        if (wait > 0) throw tooManyFailures(wait)
+        throw unauthorized('The content key is unknown or revoked.', 'invalid_token')
+      }
+      admission = opts.keys.admit(key, request.headers.origin)
+    }
+    request.contentKey = admission.key
+    const headers = admission.rate ? rateLimitHeaders(admission.rate) : []
+    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i], headers[i + 1])
+    if (admission.ok) return
+    if (admission.reason === 'origin') throw new AppError('FORBIDDEN', `This content key may not be used from ${request.headers.origin}.`)
+    const seconds = String(admission.rate!.resetSeconds)
+    throw new AppError('RATE_LIMITED', `This content key made too many requests; retry in ${seconds} s.`, { headers: { 'retry-after': seconds } })
+  }
 
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1') && route.config?.access === undefined) {
@@ -57,12 +106,17 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
     }
   })
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access
     if (access === undefined) return
     const client = request.ip
     const secret = bearer(request)
-    if (secret !== undefined) {
+    if (secret?.startsWith(CONTENT_KEY_PREFIX)) {
+      await admitKey(request, reply, secret)
+      if (access !== 'public') throw new AppError('FORBIDDEN', 'A content key reads published content only; this needs a staff token.')
+      if (!isRead(request.method)) throw new AppError('FORBIDDEN', 'A content key reads only; it can write nothing.')
+      return
+    } else if (secret !== undefined) {
       const blockedFor = await opts.limiter.blockedFor(client)
       if (blockedFor > 0) throw tooManyFailures(blockedFor)
       const hash = hashToken(secret)
@@ -76,7 +130,12 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
       request.principal = { userId: token.userId, role: token.role, authorId: token.authorId, tokenId: token.id }
       await touchToken(opts.db, token, opts.now())
     }
-    if (access === 'public') return
+    if (access === 'public') {
+      if (opts.keyRequired && !request.principal && isRead(request.method) && !isOpenRead(request.url)) {
+        throw unauthorized('This API needs a content key for reads: send `Authorization: Bearer <content key>`.')
+      }
+      return
+    }
     if (!request.principal) throw unauthorized('This needs a staff token: send `Authorization: Bearer <token>`.')
     if (!hasRole(request.principal, access)) {
       throw new AppError('FORBIDDEN', `This needs the ${access} role or higher; your token has ${request.principal.role}.`)

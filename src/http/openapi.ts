@@ -20,7 +20,8 @@ function documentShared (route: RouteOptions) {
   // Any query string is read, and one that is not valid text (src/http/text-input.ts) is a 400.
   add(400)
   if (access === undefined) return
-  schema.security = access === 'public' ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }]
+  // A content key reads what anonymous callers read (and, with PUBLIC_READS=key, must be sent).
+  schema.security = access !== 'public' ? [{ bearerAuth: [] }] : methods.includes('GET') ? [{}, { contentKey: [] }, { bearerAuth: [] }] : [{}, { bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
   if (access !== 'public') add(403)
@@ -107,7 +108,8 @@ export default fp(async function openapi (app: FastifyInstance) {
       servers: [{ url: '/' }],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`dl_...`), created with `npm run token` or `POST /v1/tokens`.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`dl_...`), created with `npm run token` or `POST /v1/tokens`.' },
+          contentKey: { type: 'http', scheme: 'bearer', description: 'A content key (`dlc_...`), created with `POST /v1/content-keys`: reads published content only, as an anonymous reader does, and writes nothing. Needed for reads when the server runs with `PUBLIC_READS=key`.' }
         }
       }
     },

@@ -2,8 +2,9 @@
 // and most of the request pipeline.
 //
 // Correctness comes first:
-// - only anonymous GETs are stored or served (no Authorization header), and only 200s, so a
-//   draft or a private field can never enter it: anonymous callers cannot see them at all;
+// - only public reads are stored or served, GETs without a staff token (anonymous, or with a
+//   content key, which reads exactly what anonymous callers do), and only 200s, so a draft or a
+//   private field can never enter it: public readers cannot see them at all;
 // - every entry carries the cache tags of what it was built from (src/lib/cache-tags.ts), and
 //   every change in the change log evicts exactly the entries carrying one of its tags: here
 //   before the write answers, on every other instance as its follower reads the log
@@ -20,6 +21,8 @@ import type { Applied, ChangeFollower } from '../modules/changes/follower.js'
 import { TaggedStore, type Stored } from './tagged-store.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
+import { contentKeyOf, hashKey, type Admission, type ContentKeyRegistry } from '../modules/content-keys/registry.js'
+import { isOpenRead, rateLimitHeaders } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,6 +57,10 @@ export type PublicCacheOptions = {
   varyOnOrigin: boolean
   /** Read replicas, kept off while a write of ours is being applied. */
   replicas?: ReplicaSet
+  /** Content keys this instance has checked: a key's read is a public read. */
+  keys: ContentKeyRegistry
+  /** PUBLIC_READS=key: a read without a key is no hit, but on the open paths. */
+  keyRequired: boolean
   /** Where a hit's log line goes (a miss is logged by the app like any request). */
   log: FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
 }
@@ -114,9 +121,22 @@ export class PublicCache {
     return this.opts.enabled && this.opts.follower.lagMs <= this.opts.maxLagMs
   }
 
-  /** Only anonymous GETs of the API: a request with any Authorization header is never a hit. */
-  private eligible (method: string | undefined, url: string, headers: IncomingHttpHeaders) {
-    return method === 'GET' && headers.authorization === undefined && url.startsWith('/v1/')
+  /**
+   * Whether a request may be a hit: a GET of the API with no Authorization header (unless reads
+   * need a key), or with a content key this instance knows, allowed from its Origin and within
+   * its rate limit (counted here). Undefined: not a public read that the cache may answer; a
+   * string: the hash of a content key this instance has not checked yet; otherwise the key's
+   * admission, or null for an anonymous read.
+   */
+  private admit (method: string | undefined, url: string, headers: IncomingHttpHeaders): Admission | null | undefined | string {
+    if (method !== 'GET' || !url.startsWith('/v1/')) return undefined
+    const authorization = headers.authorization
+    if (authorization === undefined) return this.opts.keyRequired && !isOpenRead(url) ? undefined : null
+    const secret = contentKeyOf(authorization)
+    if (secret === undefined) return undefined
+    const hash = hashKey(secret)
+    const key = this.opts.keys.known(hash)
+    return key ? this.opts.keys.admit(key, headers.origin) : hash
   }
 
   private keyOf (url: string, headers: IncomingHttpHeaders): string {
@@ -129,13 +149,13 @@ export class PublicCache {
    * another request computes the same key, waits for it first (once): a story that everyone
    * opens at the same moment costs one database read, not one a reader.
    */
-  private answer (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, waited = false): void {
+  private answer (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, extra?: string[], waited = false): void {
     const key = this.keyOf(request.url, request.headers)
     const entry = this.entries.get(key)
     if (!entry) {
       const waiting = this.computing.get(key)
       if (waiting && !waited) {
-        waiting.push(() => this.answer(request, reply, done, true))
+        waiting.push(() => this.answer(request, reply, done, extra, true))
         return
       }
       this.misses++
@@ -145,12 +165,15 @@ export class PublicCache {
     }
     // Written straight to the socket: the headers were complete when the entry was stored.
     reply.hijack()
-    this.send(key, entry, request.raw, reply.raw, request.id)
+    this.send(key, entry, request.raw, reply.raw, request.id, extra)
     done()
   }
 
-  /** Writes a hit: headers in one list, then the stored bytes, compressed if the client asks. */
-  private send (key: string, entry: Entry, req: IncomingMessage, res: ServerResponse, id: string) {
+  /**
+   * Writes a hit: headers in one list, then the stored bytes, compressed if the client asks.
+   * `extra` headers are this request's own (a content key's rate limit).
+   */
+  private send (key: string, entry: Entry, req: IncomingMessage, res: ServerResponse, id: string, extra?: string[]) {
     this.hits++
     // Marked, not moved: eviction gives a used entry a second chance (an LRU approximation
     // that costs a hit nothing).
@@ -160,7 +183,7 @@ export class PublicCache {
     // shared list is safe, as writeHead copies it before anything else runs.
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, entry.etag)) {
       entry.notModified[entry.notModified.length - 1] = id
-      res.writeHead(304, entry.notModified).end()
+      res.writeHead(304, withExtra(entry.notModified, extra)).end()
     } else {
       // The plugin's rules: big enough, and no `x-no-compression` from the client.
       const encoding = entry.identity.body.length >= THRESHOLD && req.headers['x-no-compression'] === undefined
@@ -168,7 +191,7 @@ export class PublicCache {
         : null
       const variant = encoding === null ? entry.identity : (entry.encoded[encoding] ?? this.encode(key, entry, encoding))
       variant.headers[variant.headers.length - 1] = id
-      res.writeHead(200, variant.headers).end(variant.body)
+      res.writeHead(200, withExtra(variant.headers, extra)).end(variant.body)
     }
     // The line's fields cost an allocation a hit; pino can say whether it would be written.
     if (this.opts.log.isLevelEnabled?.('info') ?? true) this.opts.log.info({ reqId: id, method: req.method, url: req.url, status: res.statusCode, cache: 'hit' }, 'request')
@@ -182,14 +205,17 @@ export class PublicCache {
    */
   serveRaw (req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url
-    if (this.closing || url === undefined || !this.eligible(req.method, url, req.headers) || !this.ready()) return false
+    if (this.closing || url === undefined || !this.ready()) return false
+    // A key is counted only when this answers; a miss goes on to `serve`, which counts it once.
     const key = this.keyOf(url, req.headers)
     const entry = this.entries.get(key)
     if (!entry) return false
+    const admission = this.admit(req.method, url, req.headers)
+    if (admission === undefined || typeof admission === 'string' || (admission !== null && !admission.ok)) return false
     // The id a caller sent is kept, as Fastify does with `requestIdHeader`.
     const id = req.headers['x-request-id']
     this.early++
-    this.send(key, entry, req, res, typeof id === 'string' && id !== '' ? id : randomUUID())
+    this.send(key, entry, req, res, typeof id === 'string' && id !== '' ? id : randomUUID(), admission?.rate && rateLimitHeaders(admission.rate))
     return true
   }
 
@@ -230,8 +256,20 @@ export class PublicCache {
    * (security headers, CORS, auth) run, with the headers they set for the stored response.
    */
   readonly serve: onRequestHookHandler = (request, reply, done) => {
-    if (!this.ready() || !this.eligible(request.method, request.url, request.headers)) return done()
-    this.answer(request, reply, done)
+    if (!this.ready()) return done()
+    const admission = this.admit(request.method, request.url, request.headers)
+    if (admission === undefined) return done()
+    // A key not checked here yet is looked up once; one that is unknown is auth's to refuse.
+    if (typeof admission === 'string') {
+      this.opts.keys.resolve(admission).then((key) => (key ? this.serve.call(reply.server, request, reply, done) : done()), () => done())
+      return
+    }
+    // Auth takes the key's admission from here, so a miss is counted once; a refusal is its to answer.
+    if (admission !== null) {
+      request.keyAdmission = admission
+      if (!admission.ok) return done()
+    }
+    this.answer(request, reply, done, admission?.rate && rateLimitHeaders(admission.rate))
   }
 
   /** Stores a response computed for a request that missed, if nothing changed meanwhile. */
@@ -242,7 +280,7 @@ export class PublicCache {
     if (body.length > this.opts.maxBytes / 10) return
     const common: string[] = []
     for (const [name, value] of Object.entries(headers)) {
-      if (value === undefined || name === 'content-length' || name === 'x-request-id') continue
+      if (value === undefined || name === 'content-length' || name === 'x-request-id' || name.startsWith('ratelimit')) continue
       for (const one of Array.isArray(value) ? value : [value]) common.push(name, String(one))
     }
     common.push('x-cache', 'hit')
@@ -298,6 +336,14 @@ export class PublicCache {
  */
 const MAX_TAGS_LENGTH = 4000
 
+/** A read without a staff token: anonymous, or with a content key (auth refused anything else). */
+const isPublicRead = (request: FastifyRequest) => request.principal === null && (request.headers.authorization === undefined || request.contentKey !== null)
+
+/** A stored header list with a request's own headers put in before the request id's pair. */
+function withExtra (headers: string[], extra: string[] | undefined): string[] {
+  return extra === undefined ? headers : [...headers.slice(0, -2), ...extra, ...headers.slice(-2)]
+}
+
 /** The tags of a response: those its handler gave, or UNTAGGED. */
 function tagsOf (request: FastifyRequest): string[] {
   if (!request.cacheTags || request.cacheTags.length === 0) return [UNTAGGED]
@@ -319,7 +365,7 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || request.headers.authorization !== undefined) return payload
+    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || !isPublicRead(request)) return payload
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))

@@ -7,9 +7,9 @@
 // header limits; a collision could only evict an entry more than needed.
 import { createHash } from 'node:crypto'
 
-export type Entity = 'article' | 'author' | 'photo' | 'section' | 'tag' | 'comment'
+export type Entity = 'article' | 'author' | 'photo' | 'section' | 'tag' | 'comment' | 'content_key'
 
-const prefixes = { article: 'a', author: 'au', photo: 'p', section: 's', tag: 't', comment: 'cm' } as const
+const prefixes = { article: 'a', author: 'au', photo: 'p', section: 's', tag: 't', comment: 'cm', content_key: 'ck' } as const
 
 const short = (id: string) => createHash('sha256').update(id.toLowerCase()).digest('base64url').slice(0, 11)
 

@@ -9,7 +9,8 @@ export const EVENTS = [
   'section.created', 'section.updated', 'section.deleted',
   'tag.created', 'tag.updated', 'tag.deleted',
   'photo.created', 'photo.updated', 'photo.deleted',
-  'comment.approved', 'comment.rejected', 'comment.spam', 'comment.pending', 'comment.deleted'
+  'comment.approved', 'comment.rejected', 'comment.spam', 'comment.pending', 'comment.deleted',
+  'content_key.revoked'
 ] as const
 
 export const PING = 'webhook.ping'
@@ -19,7 +20,7 @@ const entities = new Set(EVENTS.map((e) => e.split('.')[0]))
 /** Why an entry of `events` is not one a webhook may ask for, or null when it is. */
 export function badEvent (name: string): string | null {
   if (name === '*' || (EVENTS as readonly string[]).includes(name)) return null
-  const m = /^([a-z]+)\.\*$/.exec(name)
+  const m = /^([a-z_]+)\.\*$/.exec(name)
   if (m && entities.has(m[1])) return null
   return `is not a known event: use one of ${EVENTS.join(', ')}, <entity>.* or *`
 }
