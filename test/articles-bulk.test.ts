@@ -233,6 +233,22 @@ t.test('bulk editing', async (t) => {
     expectStatus(await bulk(h, { action: 'archive', ids: [a.id] }, h.admin.token), 200)
   })
 
+  t.test('100 ids is the most, and takes one request', async (t) => {
+    const set = await drafts(100)
+    const ids = set.map((a) => a.id)
+    tick()
+    const seq = await lastSeq()
+    const started = Date.now()
+    const res = expectStatus(await bulk(h, { action: 'publish', ids }), 200)
+    t.comment(`100 articles published in ${Date.now() - started} ms`)
+    t.equal(res.data.length, 100)
+    t.equal((await changesAfter(seq)).length, 100, 'one change each')
+    const problem = expectStatus(await bulk(h, { action: 'unpublish', ids: [...ids.slice(0, 99), MISSING] }), 400)
+    t.equal(problem.errors.length, 1, 'only the unknown id blocks it')
+    t.match(problem.errors, [{ path: '/ids/99', message: 'is not the id of an article' }])
+    t.ok((await rowsOf(ids)).every((r) => r.status === 'published'), 'and nothing was unpublished')
+  })
+
   t.test('two bulk requests over the same articles, in opposite orders, both go through', async (t) => {
     const [a, b] = await Promise.all([makeTag(h, 'Bulk race one'), makeTag(h, 'Bulk race two')])
     const set = await drafts(6)
