@@ -31,6 +31,8 @@ import rateLimits from './http/rate-limit.js'
 import securityHeaders, { API_SECURITY_HEADERS } from './http/security-headers.js'
 import textInput, { parseQueryString } from './http/text-input.js'
 import { sharedSchemas } from './http/schemas.js'
+import articleBulkRoutes from './modules/articles/bulk-routes.js'
+import { bulkSchemas } from './modules/articles/bulk-schemas.js'
 import articleRoutes from './modules/articles/routes.js'
 import { articleSchemas } from './modules/articles/schemas.js'
 import { clientHasher } from './modules/comments/client-hash.js'
@@ -108,6 +110,7 @@ const schemas = [
   AuthorLinksSchema,
   AuthorSchema,
   ...articleSchemas,
+  ...bulkSchemas,
   ...userSchemas,
   ...commentSchemas,
   ...webhookSchemas,
@@ -265,6 +268,7 @@ export async function buildApp (options: AppOptions) {
   if (replicas) await app.register(readRouting, { replicas })
   await app.register(healthRoutes({ redisUp: redis && (() => redis.status === 'ready'), replicas, follower, maxLagSeconds }), { prefix: '/health' })
   await app.register(articleRoutes, { prefix: '/v1/articles' })
+  await app.register(articleBulkRoutes, { prefix: '/v1/articles/bulk' })
   await app.register(articleCommentRoutes({
     screen: options.commentScreen ?? ruleScreen({
       maxLinks: config.COMMENT_MAX_LINKS,

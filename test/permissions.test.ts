@@ -63,6 +63,10 @@ const matrix: Record<string, Case | Case[]> = {
   'POST /v1/articles/{id}/publish': { name: "author's draft", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.draft()).id}/publish` }) },
   'POST /v1/articles/{id}/unpublish': { name: "author's article, published", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.published()).id}/unpublish` }) },
   'POST /v1/articles/{id}/archive': { name: "author's article, published", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.published()).id}/archive` }) },
+  'POST /v1/articles/bulk': [
+    { name: "author's draft, tagged", expect: editors, prepare: async (f) => ({ url: '/v1/articles/bulk', body: { action: 'addTags', ids: [(await f.draft()).id], tagIds: [f.shared.tag.id] } }) },
+    { name: "author's drafts, published", expect: editors, prepare: async (f) => ({ url: '/v1/articles/bulk', body: { action: 'publish', ids: [(await f.draft()).id, (await f.draft()).id] } }) }
+  ],
   'GET /v1/articles/{id}/revisions': { name: "author's draft", expect: staff, prepare: async (f) => ({ url: `/v1/articles/${f.shared.revised.article.id}/revisions` }) },
   'POST /v1/articles/{id}/revisions/{revisionId}/restore': {
     name: "author's draft",
