@@ -35,6 +35,9 @@ const HOST = '127.0.0.1'
 const { values: argv } = parseArgs({ options: { instances: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' } } })
 const INSTANCES = Math.max(2, Number(argv.instances))
 const DURATION = Math.max(1, Number(argv.duration))
+// An instance migrates, seeds nothing and starts its follower: seconds on an idle machine, but
+// much longer on a loaded one, so the wait is generous.
+const READY_WITHIN_MS = 180_000
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const log = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -75,10 +78,10 @@ async function startInstance (n: number, env: Record<string, string>, logDir: st
   child.stderr!.pipe(out)
   owner.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const base = `http://${HOST}:${port}`
-  for (const deadline = Date.now() + 60_000; ;) {
+  for (const deadline = Date.now() + READY_WITHIN_MS; ;) {
     if (child.exitCode !== null) throw new Error(`instance ${n} exited:\n${readFileSync(path.join(logDir, `instance-${n}.log`), 'utf8').slice(-2000)}`)
     if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) return { child, port, base }
-    if (Date.now() > deadline) throw new Error(`instance ${n} was not ready within 60 s`)
+    if (Date.now() > deadline) throw new Error(`instance ${n} was not ready within ${READY_WITHIN_MS / 1000} s`)
     await sleep(100)
   }
 }
