@@ -31,6 +31,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The API paths whose anonymous reads may be stored and tagged: all of /v1/ but previews, which
+ * show unpublished articles to whoever holds the link and must never be kept anywhere.
+ */
+const neverCached = (path: string) => path.startsWith('/v1/previews/')
+export const cacheablePath = (url: string) => url.startsWith('/v1/') && !neverCached(url)
+
 /** Tags an entry that no route tagged: every change evicts it. */
 export const UNTAGGED = 'untagged'
 
@@ -116,7 +123,7 @@ export class PublicCache {
 
   /** Only anonymous GETs of the API: a request with any Authorization header is never a hit. */
   private eligible (method: string | undefined, url: string, headers: IncomingHttpHeaders) {
-    return method === 'GET' && headers.authorization === undefined && url.startsWith('/v1/')
+    return method === 'GET' && headers.authorization === undefined && cacheablePath(url)
   }
 
   private keyOf (url: string, headers: IncomingHttpHeaders): string {
@@ -319,7 +326,8 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || request.headers.authorization !== undefined) return payload
+    if (request.method !== 'GET' || reply.statusCode !== 200 || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || request.headers.authorization !== undefined) return payload
+    // The route as well as the URL: a path spelled with escapes (`/v1/%70reviews/...`) is the same route.
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))
