@@ -127,6 +127,7 @@ t.test('preview links', async (t) => {
       t.match(res.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`)
       t.notOk(res.headers['surrogate-key'], `${what}: no surrogate key`)
       t.match(res.headers['cache-control'], /no-store/, `${what}: not stored`)
+      t.equal(res.headers['x-robots-tag'], 'noindex', `${what}: not indexed either`)
       notFound.push([what, res.json()])
     }
     const tampered = link.token.slice(0, 10) + (link.token[10] === 'A' ? 'B' : 'A') + link.token.slice(11)
