@@ -36,7 +36,7 @@ declare module 'fastify' {
  * show unpublished articles to whoever holds the link and must never be kept anywhere.
  */
 const neverCached = (path: string) => path.startsWith('/v1/previews/')
-export const cacheablePath = (url: string) => url.startsWith('/v1/') && !neverCached(url)
+const cacheablePath = (url: string) => url.startsWith('/v1/') && !neverCached(url)
 
 /** Tags an entry that no route tagged: every change evicts it. */
 export const UNTAGGED = 'untagged'
@@ -326,8 +326,8 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || request.headers.authorization !== undefined) return payload
     // The route as well as the URL: a path spelled with escapes (`/v1/%70reviews/...`) is the same route.
+    if (request.method !== 'GET' || reply.statusCode !== 200 || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || request.headers.authorization !== undefined) return payload
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))
