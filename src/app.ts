@@ -51,6 +51,8 @@ import { mediaStoreOf } from './modules/photos/media-store.js'
 import { PhotoSchema } from './modules/photos/schemas.js'
 import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
+import { previewLinkRoutes, previewRoutes } from './modules/previews/routes.js'
+import { previewSchemas } from './modules/previews/schemas.js'
 import tokenRoutes from './modules/tokens/routes.js'
 import userRoutes from './modules/users/routes.js'
 import { WebhookDispatcher } from './modules/webhooks/dispatcher.js'
@@ -114,7 +116,8 @@ const schemas = [
   ...userSchemas,
   ...commentSchemas,
   ...webhookSchemas,
-  ...contentKeySchemas
+  ...contentKeySchemas,
+  ...previewSchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -281,6 +284,8 @@ export async function buildApp (options: AppOptions) {
     sharedMarks: redis && redisSharedMarks(redis, redisPrefix)
   }), { prefix: '/v1/articles' })
   await app.register(commentRoutes, { prefix: '/v1/comments' })
+  await app.register(previewLinkRoutes, { prefix: '/v1/articles' })
+  await app.register(previewRoutes({ hashClient, perClient: config.PREVIEW_RATE_PER_CLIENT }), { prefix: '/v1/previews' })
   await app.register(authorRoutes, { prefix: '/v1/authors' })
   const store = options.mediaStore ?? mediaStoreOf(config)
   await app.register(photoRoutes({

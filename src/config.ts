@@ -112,6 +112,11 @@ export const ConfigSchema = Type.Object({
   COMMENT_MAX_DEPTH: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'deepest reply level; 0 allows no replies' }),
   // Comma-separated words that send a comment to the moderation queue.
   COMMENT_BLOCKLIST: Type.String({ default: '' }),
+  // Preview links to drafts: how long one lives unless its maker says, the longest it may, and how
+  // many previews one client may open a minute (the route is a token-guessing surface).
+  PREVIEW_LINK_DEFAULT_SECONDS: Type.Integer({ minimum: 60, default: 7 * 86400 }),
+  PREVIEW_LINK_MAX_SECONDS: Type.Integer({ minimum: 60, default: 30 * 86400 }),
+  PREVIEW_RATE_PER_CLIENT: Type.Integer({ minimum: 1, default: 60, description: 'preview reads per client and minute' }),
   // Failed-authentication budget per client IP and minute.
   AUTH_FAILURE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
   // How long the answer to an Idempotency-Key is kept for its repeats.
@@ -246,6 +251,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const extra: string[] = []
   if (candidate.DATABASE_READ_URL && !candidate.DATABASE_URL) extra.push('DATABASE_READ_URL needs DATABASE_URL: replicas serve reads for a PostgreSQL primary, not the embedded database.')
   if (candidate.MEDIA_STORE === 's3' && !candidate.S3_BUCKET) extra.push('MEDIA_STORE=s3 needs S3_BUCKET: the bucket that holds the images.')
+  if (typeof candidate.PREVIEW_LINK_DEFAULT_SECONDS === 'number' && typeof candidate.PREVIEW_LINK_MAX_SECONDS === 'number' && candidate.PREVIEW_LINK_DEFAULT_SECONDS > candidate.PREVIEW_LINK_MAX_SECONDS) {
+    extra.push('PREVIEW_LINK_DEFAULT_SECONDS may not be more than PREVIEW_LINK_MAX_SECONDS: a preview link\'s default lifetime must be one it may have.')
+  }
   if (!candidate.S3_ACCESS_KEY_ID !== !candidate.S3_SECRET_ACCESS_KEY) extra.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither to use the AWS SDK\'s own sources.')
   if (bad.length > 0 || extra.length > 0) {
     const lines = bad.map((key) => `${key}=${shown(key, env[key] ?? '')} is not allowed: ${key} takes ${allowed(properties[key])}.`)

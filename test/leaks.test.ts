@@ -62,6 +62,18 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ]
   })
   await ok(h, h.editor, 'POST', `/v1/articles/${article.id}/publish`)
+  // A draft shared through a preview link: readers holding the link see it as readers would, so
+  // with no private field, and without the unpublished stories it links to.
+  const previewed = await ok(h, h.author, 'POST', '/v1/articles', {
+    headline: 'Draft under legal review',
+    authorIds: [secretAuthor.id, h.author.authorId],
+    leadPhotoId: lead.id,
+    sectionId: section.id,
+    tagIds: [tag.id],
+    relatedArticleIds: [other.id, draft.id, embargoed.id],
+    body: [{ type: 'paragraph', text: 'For the lawyers.' }, { type: 'related', articleId: other.id }, { type: 'related', articleId: draft.id }, { type: 'related', articleId: embargoed.id }]
+  })
+  const preview = await ok(h, h.author, 'POST', `/v1/articles/${previewed.id}/preview-links`, { label: 'Legal' })
   const created = await ok(h, h.admin, 'POST', '/v1/tokens', { label: 'leak check', userId: h.editor.userId })
   const webhook = await ok(h, h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.leak.test/dateline', events: ['*'] })
   const rotated = await ok(h, h.admin, 'POST', `/v1/webhooks/${webhook.id}/rotate-secret`, { graceSeconds: 3600 })
@@ -92,6 +104,8 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...secrets.map((s): [string, string] => ['a token prefix', s.slice(0, 8)]),
     ...[webhook.secret as string, rotated.secret as string].map((s): [string, string] => ['a webhook secret', s.slice(6)]),
     ...secrets.map((s): [string, string] => ['a token hash', sha256(s)]),
+    ['a preview link secret', preview.token as string],
+    ['a preview link hash', sha256(preview.token)],
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
     ['an unpublished id', draft.id],
@@ -137,7 +151,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     // A feed of a section, tag or author is named by that one's slug.
     const slugOf = collection === 'feeds' ? slugs[path.split('/')[3]] : slugs[collection]
     const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => {
-      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? 'rss.xml' : undefined
+      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? 'rss.xml' : name === 'token' && collection === 'previews' ? preview.token : undefined
       if (!value) throw new Error(`No fixture for {${name}} in ${path}: add one to this test`)
       return value
     })
@@ -181,7 +195,14 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     t.equal(res.statusCode, expected, `anonymous GET ${url}: ${expected}`, { body: res.body })
     t.same(leaksIn(res.body), [], `anonymous GET ${url}: nothing private in the body`)
     t.notMatch(res.body, anyEmail, `anonymous GET ${url}: no email address at all`)
-    if (res.statusCode === 200) {
+    if (res.statusCode === 200 && url.startsWith('/v1/previews/')) {
+      // A preview shows a draft to whoever holds the link: never stored, tagged or indexed.
+      t.equal(res.headers['cache-control'], 'private, no-store', `anonymous GET ${url}: never stored`)
+      t.equal(res.headers['x-robots-tag'], 'noindex', `anonymous GET ${url}: not indexed`)
+      t.notOk(res.headers['surrogate-key'] || res.headers['cache-tag'] || res.headers['x-cache'], `anonymous GET ${url}: neither tagged nor cached`)
+      t.notMatch(res.body, /"createdById"|"email"/, `anonymous GET ${url}: no private key`)
+      seen += res.body
+    } else if (res.statusCode === 200) {
       t.equal(res.headers['cache-control'], h.config.PUBLIC_CACHE_CONTROL, `anonymous GET ${url}: public cache`)
       t.match(res.headers['cache-control'], /^public/, `anonymous GET ${url}: Cache-Control public`)
       t.match(res.headers.vary, /\bAuthorization\b/i, `anonymous GET ${url}: Vary: Authorization`)
@@ -192,7 +213,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     }
   }
   // The walk reached the content it guards: it is not empty-handed by accident.
-  for (const shown of ['Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!]) {
+  for (const shown of ['Draft under legal review', 'For the lawyers.', 'Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!]) {
     t.ok(seen.includes(shown), `the anonymous walk saw ${shown}`)
   }
   const anonArticle = (await call(h.app, 'GET', `/v1/articles/${article.id}?include=relatedArticles`)).json()

@@ -57,11 +57,12 @@ t.test('what generated clients rely on', async (t) => {
   const byId = (id: string) => ops.find((op) => op.operationId === id)!
 
   const lists = ops.filter((op) => op.parameters?.some((p) => p.name === 'limit'))
-  t.equal(lists.length, 13, 'thirteen list operations')
+  t.equal(lists.length, 14, 'fourteen list operations')
   for (const op of lists) t.equal(op.parameters!.find((p) => p.name === 'limit')!.required, false, `${op.operationId}: limit is optional`)
 
   t.equal(byId('publishArticle').requestBody!.required, false, 'publish may be a bare POST')
   t.equal(byId('rotateWebhookSecret').requestBody!.required, false, 'so may a secret rotation')
+  t.equal(byId('createPreviewLink').requestBody!.required, false, 'and making a preview link')
   t.notOk(byId('unpublishArticle').requestBody, 'unpublish takes no body')
   t.notOk(byId('archiveArticle').requestBody, 'archive takes no body')
   t.notOk(JSON.stringify(doc).includes(OPTIONAL_BODY), 'the marker does not leak into the document')

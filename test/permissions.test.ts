@@ -77,6 +77,24 @@ const matrix: Record<string, Case | Case[]> = {
     }
   },
 
+  // ---- preview links
+  'POST /v1/articles/{id}/preview-links': [
+    { name: "author's draft", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/articles/${(await f.draft()).id}/preview-links`, body: { label: 'For review' } }) },
+    // An author may no longer edit a scheduled article, so may not share it either.
+    { name: "author's article, scheduled", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.scheduled()).id}/preview-links` }) }
+  ],
+  'GET /v1/articles/{id}/preview-links': { name: "author's draft", expect: ownerOrEditor, prepare: async (f) => ({ url: `/v1/articles/${f.shared.previewLink.articleId}/preview-links` }) },
+  'DELETE /v1/articles/{id}/preview-links/{linkId}': {
+    name: "author's draft",
+    expect: ownerOrEditor,
+    prepare: async (f) => {
+      const link = await f.previewLink()
+      return { url: `/v1/articles/${link.articleId}/preview-links/${link.id}` }
+    }
+  },
+  // The link is the key: anyone holding it reads the draft, with or without a token.
+  'GET /v1/previews/{token}': { name: "link to author's draft", expect: anyone, prepare: async (f) => ({ url: `/v1/previews/${f.shared.previewLink.token}` }) },
+
   // ---- comments
   'GET /v1/articles/{id}/comments': [
     { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/comments` }) },
@@ -203,6 +221,12 @@ function fixtures (h: Harness) {
     await ok(h.editor, 'POST', `/v1/articles/${a.id}/publish`)
     return a
   }
+  const scheduled = async () => {
+    const a = await draft()
+    await ok(h.editor, 'POST', `/v1/articles/${a.id}/publish`, { publishedAt: new Date(Date.now() + 86_400_000).toISOString() })
+    return a
+  }
+  const previewLink = async () => ok(h.author, 'POST', `/v1/articles/${(await draft()).id}/preview-links`)
   const revised = async () => {
     const article = await draft()
     await ok(h.author, 'PATCH', `/v1/articles/${article.id}`, { standfirst: 'A second version' })
@@ -221,6 +245,8 @@ function fixtures (h: Harness) {
     },
     draft,
     published,
+    scheduled,
+    previewLink,
     revised,
     photo: () => ok(h.author, 'POST', '/v1/photos', photoBody),
     publicPhoto: async () => ok(h.editor, 'PATCH', `/v1/photos/${(await ok(h.author, 'POST', '/v1/photos', photoBody)).id}`, { public: true }),
@@ -237,7 +263,7 @@ function fixtures (h: Harness) {
     staffOf: (caller: Caller): Staff => (caller === 'anonymous' || caller === 'contentKey' ? h.author : h[caller]),
     shared: {} as {
       draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json, publicPhoto: Json,
-      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json, contentKey: Json
+      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json, contentKey: Json, previewLink: Json
     }
   }
   return f
@@ -325,6 +351,7 @@ t.test('permission matrix', async (t: Test) => {
     token: await f.token(h.author),
     webhook: await f.webhook(),
     contentKey: await f.contentKey(),
+    previewLink: await f.previewLink(),
     comment: {}
   }
   f.shared.comment = await f.comment()

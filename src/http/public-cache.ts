@@ -34,6 +34,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The API paths whose anonymous reads may be stored and tagged: all of /v1/ but previews, which
+ * show unpublished articles to whoever holds the link and must never be kept anywhere.
+ */
+const neverCached = (path: string) => path.startsWith('/v1/previews/')
+const cacheablePath = (url: string) => url.startsWith('/v1/') && !neverCached(url)
+
 /** Tags an entry that no route tagged: every change evicts it. */
 export const UNTAGGED = 'untagged'
 
@@ -129,7 +136,7 @@ export class PublicCache {
    * admission, or null for an anonymous read.
    */
   private admit (method: string | undefined, url: string, headers: IncomingHttpHeaders): Admission | null | undefined | string {
-    if (method !== 'GET' || !url.startsWith('/v1/')) return undefined
+    if (method !== 'GET' || !cacheablePath(url)) return undefined
     const authorization = headers.authorization
     if (authorization === undefined) return this.opts.keyRequired && !isOpenRead(url) ? undefined : null
     const secret = contentKeyOf(authorization)
@@ -365,7 +372,8 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || !isPublicRead(request)) return payload
+    // The route as well as the URL: a path spelled with escapes (`/v1/%70reviews/...`) is the same route.
+    if (request.method !== 'GET' || reply.statusCode !== 200 || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || !isPublicRead(request)) return payload
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))

@@ -25,7 +25,7 @@ const tags = ['Articles']
 const fields = fieldNames(ArticleSchema)
 
 /** Authors may change only their own drafts; editors and admins may change anything. */
-const guardFor = (request: FastifyRequest): Guard => (row, authorIds) => {
+export const guardFor = (request: FastifyRequest): Guard => (row, authorIds) => {
   const p = request.principal!
   if (hasRole(p, 'editor')) return
   const own = row.createdById === p.userId || (p.authorId !== null && authorIds.includes(p.authorId))
