@@ -3,6 +3,7 @@
 // articles (`articles_public_published_idx`, published_at desc) over a range of publication
 // times, so a month costs its own rows whatever the size of the archive.
 import { and, asc, desc, gte, lt, sql } from 'drizzle-orm'
+import { rowsOf } from '../../db/batch.js'
 import type { Db } from '../../db/client.js'
 import { articles, authors, sections, tags } from '../../db/schema.js'
 import { publicArticles } from '../articles/present.js'
@@ -17,17 +18,31 @@ const monthEnd = (m: Month) => new Date(Date.UTC(m.year, m.month, 1))
 export type MonthSummary = Month & { articles: number, lastmod: Date }
 
 /**
- * Every month holding public articles, newest first, with how many and its newest change. One
- * pass over the public index: the months come from the index order, the counts and the newest
- * change from its rows.
+ * Every month holding public articles, newest first, with how many and its newest change (its
+ * newest publication or edit). The months come from the partial index of public articles, one
+ * probe each (a loose index scan: the newest article before the month found last), and each
+ * month's figures from that index's range of the month, so no step reads the whole table in one
+ * scan or sorts it; the newest edit still needs each row's `updated_at` from the table.
  */
 export async function articleMonths (db: Db, now: Date): Promise<MonthSummary[]> {
-  const month = sql`date_trunc('month', ${articles.publishedAt} at time zone 'UTC')`
-  const rows = await db.select({
-    start: sql<string>`to_char(${month}, 'YYYY-MM')`,
-    articles: sql<number>`count(*)::int`,
-    lastmod: sql<string>`max(greatest(${articles.publishedAt}, ${articles.updatedAt}))`
-  }).from(articles).where(publicArticles(now)).groupBy(month).orderBy(desc(month))
+  const at = now.toISOString()
+  const rows = await rowsOf<{ start: string, articles: number, lastmod: string }>(db, sql`
+    with recursive months (start) as (
+      select date_trunc('month', max(published_at) at time zone 'UTC') from articles
+      where status in ('published', 'scheduled') and published_at <= ${at}::timestamptz
+      union all
+      select (select date_trunc('month', max(a.published_at) at time zone 'UTC') from articles a
+              where a.status in ('published', 'scheduled') and a.published_at < (m.start at time zone 'UTC'))
+      from months m where m.start is not null
+    )
+    select to_char(m.start, 'YYYY-MM') as start, s.articles, s.lastmod
+    from months m cross join lateral (
+      select count(*)::int as articles, max(greatest(a.published_at, a.updated_at)) as lastmod from articles a
+      where a.status in ('published', 'scheduled') and a.published_at <= ${at}::timestamptz
+        and a.published_at >= (m.start at time zone 'UTC') and a.published_at < ((m.start + interval '1 month') at time zone 'UTC')
+    ) s
+    where m.start is not null
+    order by m.start desc`)
   return rows.map((r) => {
     const [year, m] = r.start.split('-').map(Number)
     return { year, month: m, articles: r.articles, lastmod: new Date(r.lastmod) }
