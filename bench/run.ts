@@ -1,8 +1,8 @@
 // The benchmark: npm run bench -- [--articles N] [--duration S] [--warmup S] [--connections 50]
-//                                  [--smoke] [--out FILE] [--seed TEXT] [--only key,key] [--keep-db] [--no-cache]
+//                                  [--smoke] [--out FILE] [--seed TEXT] [--only key,key] [--keep-db] [--no-cache] [--db NAME]
 //                                  [--profile DIR]
 //
-// 1. A fresh database: `dateline_bench` on the PostgreSQL server of DATABASE_URL (dropped and
+// 1. A fresh database: `dateline_bench` (or --db NAME) on the PostgreSQL server of DATABASE_URL (dropped and
 //    created again), or, without DATABASE_URL, an embedded PGlite database in a temporary DATA_DIR.
 // 2. Migrations and the bulk seeder (bench/seed.ts), then an editor token made through the services.
 // 3. The API server, compiled, as a child process (as the Dockerfile runs it), and the reference (a bare
@@ -42,7 +42,6 @@ import { webhookFanOut, type FanOutResult } from './webhook-fanout.js'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const HOST = '127.0.0.1'
 const INCLUDE = 'include=authors,leadPhoto,section,tags'
-const BENCH_DB = 'dateline_bench'
 
 // ---- options -------------------------------------------------------------------------------
 
@@ -56,6 +55,7 @@ const { values: argv } = parseArgs({
     out: { type: 'string' },
     seed: { type: 'string', default: 'dateline' },
     only: { type: 'string' },
+    db: { type: 'string', default: 'dateline_bench' },
     'keep-db': { type: 'boolean', default: false },
     'no-cache': { type: 'boolean', default: false },
     profile: { type: 'string' }
@@ -70,6 +70,9 @@ function numberOption (name: string, raw: string | undefined, fallback: number, 
 }
 
 const smoke = argv.smoke
+if (!/^[a-z_][a-z0-9_]{0,62}$/.test(argv.db)) throw new Error(`--db ${argv.db}: a database name of a-z, 0-9 and _`)
+/** The database the run drops, seeds and uses on the DATABASE_URL server (--db). */
+const BENCH_DB = argv.db
 const options = {
   articles: Math.floor(numberOption('articles', argv.articles, smoke ? 300 : 100_000, 20)),
   duration: numberOption('duration', argv.duration, smoke ? 1 : 10, 1),
@@ -259,6 +262,8 @@ type Scenario = {
   expected?: (status: number) => boolean
   reference?: boolean
   note?: string
+  /** A key for `--only` that selects several rows together (`sitemaps`). */
+  group?: string
   /** Work running beside the load, started before each run and stopped after it. */
   background?: () => Background
   /** Figures of the measured run beyond autocannon's (read after it). */
@@ -357,6 +362,8 @@ type Targets = {
   patchArticles: string[]
   published: number
   matches: { common: number, rare: number }
+  /** The month with the most public articles: its sitemap is the largest. */
+  sitemapMonth: { month: string, articles: number }
 }
 
 async function prepareDatabase (): Promise<{ target: SeedTarget, cleanup: () => Promise<void>, driver: 'pg' | 'pglite' }> {
@@ -434,10 +441,13 @@ async function prepareTargets (target: SeedTarget, seeded: SeedResult): Promise<
     const [{ published }] = await rows<{ published: number }>(sql`select count(*)::int as published from articles where status in ('published', 'scheduled') and published_at <= now()`)
     const count = async (term: string) => (await rows<{ n: number }>(sql`select count(*)::int as n from articles where status = 'published' and search @@ websearch_to_tsquery('english', ${term})`))[0].n
     const matches = { common: await count(seeded.terms.common), rare: await count(seeded.terms.rare) }
-    if (!hot || slugs.length === 0 || commentArticles.length === 0 || patchArticles.length < options.connections || !sectionTag) {
+    const [sitemapMonth] = await rows<{ month: string, articles: number }>(sql`
+      select to_char(date_trunc('month', published_at at time zone 'UTC'), 'YYYY-MM') as month, count(*)::int as articles
+      from articles where status in ('published', 'scheduled') and published_at <= now() group by 1 order by 2 desc, 1 desc limit 1`)
+    if (!hot || slugs.length === 0 || commentArticles.length === 0 || patchArticles.length < options.connections || !sectionTag || !sitemapMonth) {
       throw new Error('The seeded database is too small for the scenarios; use more --articles or fewer --connections.')
     }
-    return { token: secret, adminToken, targets: { contentKey, slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches } }
+    return { token: secret, adminToken, targets: { contentKey, slugs, sectionTag, hotArticle: hot, commentArticles, patchArticles, published, matches, sitemapMonth } }
   } finally {
     await database.close()
   }
@@ -626,6 +636,26 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
         return { stop: async () => { await Promise.all([saving(), publishing()]); return counts } }
       }
     },
+    // Sitemaps: the index and the largest month, from the database (a staff token's Authorization
+    // header passes the public cache by), beside the front page read the same way, and the index
+    // as anonymous crawlers get it (from the public cache).
+    {
+      key: 'sitemap-index', group: 'sitemaps', name: '13a sitemap index, uncached', note: 'GET /v1/sitemaps/index.xml with a staff token (no public cache)',
+      load: () => ({ method: 'GET', path: '/v1/sitemaps/index.xml', headers: auth })
+    },
+    {
+      key: 'sitemap-month', group: 'sitemaps', name: '13b one month\'s sitemap, uncached',
+      note: `GET /v1/sitemaps/articles/${targets.sitemapMonth.month}.xml (${targets.sitemapMonth.articles} URLs) with a staff token`,
+      load: () => ({ method: 'GET', path: `/v1/sitemaps/articles/${targets.sitemapMonth.month}.xml`, headers: auth })
+    },
+    {
+      key: 'sitemap-list', group: 'sitemaps', name: '13c front page, uncached', note: 'scenario 2 with a staff token: a list read from the database, for comparison',
+      load: () => ({ method: 'GET', path: frontPath, headers: auth })
+    },
+    {
+      key: 'sitemap-cached', group: 'sitemaps', name: '13d sitemap index, cached', note: 'anonymous, as crawlers ask: from the public cache',
+      load: () => ({ method: 'GET', path: '/v1/sitemaps/index.xml' })
+    },
     {
       key: 'create', name: '8 POST article (editor)',
       load: () => ({
@@ -790,7 +820,7 @@ async function main () {
       }))
     }
     const list = scenarios(token, targets, { api: api.base, etag, deep, depth, terms: seeded.terms, fetchEtag, rendition, prime })
-      .filter((s) => !options.only || s.reference || options.only.has(s.key) || (s.key === 'reads' && options.only.has('under-edits')))
+      .filter((s) => !options.only || s.reference || options.only.has(s.key) || (s.group !== undefined && options.only.has(s.group)) || (s.key === 'reads' && options.only.has('under-edits')))
     const results: ScenarioResult[] = []
     for (const scenario of list) {
       const proc = scenario.reference ? reference : api

@@ -44,6 +44,7 @@ import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
 import healthRoutes from './modules/health/routes.js'
 import feedRoutes from './modules/feeds/routes.js'
+import sitemapRoutes, { rootSitemapRoute } from './modules/sitemaps/routes.js'
 import { mediaRoutes } from './modules/media/routes.js'
 import { photoRoutes } from './modules/photos/routes.js'
 import type { MediaStore } from './modules/photos/storage.js'
@@ -299,6 +300,8 @@ export async function buildApp (options: AppOptions) {
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
   await app.register(userRoutes, { prefix: '/v1/users' })
   await app.register(feedRoutes, { prefix: '/v1/feeds' })
+  await app.register(sitemapRoutes, { prefix: '/v1/sitemaps' })
+  await app.register(rootSitemapRoute)
   await app.register(tokenRoutes, { prefix: '/v1/tokens' })
   await app.register(changeRoutes, { prefix: '/v1/changes' })
   await app.register(webhookRoutes, { prefix: '/v1/webhooks' })

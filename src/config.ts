@@ -87,6 +87,12 @@ export const ConfigSchema = Type.Object({
   // How many articles a feed lists, and whether it carries the whole body or the standfirst.
   FEED_ITEMS: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   FEED_CONTENT: Type.Union([Type.Literal('full'), Type.Literal('excerpt')], { default: 'full' }),
+  // The site's pages of a section, tag and author, as ARTICLE_URL_TEMPLATE is for articles (sitemaps).
+  SECTION_URL_TEMPLATE: Type.String({ default: '/sections/{slug}' }),
+  TAG_URL_TEMPLATE: Type.String({ default: '/tags/{slug}' }),
+  AUTHOR_URL_TEMPLATE: Type.String({ default: '/authors/{slug}' }),
+  // URLs a sitemap file holds before the rest go on to a numbered next file (the protocol's limit is 50,000).
+  SITEMAP_URLS_PER_FILE: Type.Integer({ minimum: 1, maximum: 50000, default: 50000 }),
   // The API's public address: with it every URL the API returns (photos, bodyHtml, Location) is absolute.
   PUBLIC_URL: Type.Optional(Type.String({ pattern: PUBLIC_BASE, description: 'an absolute http(s) URL without query or fragment, e.g. https://api.example.com or https://example.com/api' })),
   // Replaces PUBLIC_URL/media in media URLs, e.g. a CDN in front of /media; works without PUBLIC_URL too.

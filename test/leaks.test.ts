@@ -142,6 +142,9 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   }
   const slugs: Record<string, string> = { articles: article.slug, authors: secretAuthor.slug, sections: section.slug, tags: tag.slug }
   const urls: Array<{ url: string, publicRoute: boolean, status?: number }> = []
+  // A feed's format; a sitemap's file (the month of the published article, or the sections').
+  const month = ((await call(h.app, 'GET', `/v1/articles/${article.id}`)).json().publishedAt as string).slice(0, 7)
+  const fileOf = (path: string) => path === '/v1/sitemaps/articles/{file}' ? `${month}.xml` : path === '/v1/sitemaps/{file}' ? 'sections.xml' : 'rss.xml'
   let gets = 0
   for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
     const op = item.get
@@ -151,13 +154,14 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     // A feed of a section, tag or author is named by that one's slug.
     const slugOf = collection === 'feeds' ? slugs[path.split('/')[3]] : slugs[collection]
     const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => {
-      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? 'rss.xml' : name === 'token' && collection === 'previews' ? preview.token : undefined
+      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? fileOf(path) : name === 'token' && collection === 'previews' ? preview.token : undefined
       if (!value) throw new Error(`No fixture for {${name}} in ${path}: add one to this test`)
       return value
     })
     const publicRoute = JSON.stringify(op.security ?? []).includes('{}')
     urls.push({ url: filled, publicRoute })
     if (collection === 'feeds') for (const file of ['atom.xml', 'feed.json']) urls.push({ url: filled.replace(/rss\.xml$/, file), publicRoute })
+    if (path === '/v1/sitemaps/{file}') for (const file of ['tags.xml', 'authors.xml']) urls.push({ url: `/v1/sitemaps/${file}`, publicRoute })
     const params = new Set((op.parameters ?? []).filter((p: Json) => p.in === 'query').map((p: Json) => p.name as string))
     if (params.has('include')) {
       const include = (op.parameters as Json[]).find((p) => p.name === 'include')

@@ -139,6 +139,18 @@ const matrix: Record<string, Case | Case[]> = {
   'GET /v1/feeds/sections/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/sections/${f.shared.section.slug}/rss.xml` }) },
   'GET /v1/feeds/tags/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/tags/${f.shared.tag.slug}/atom.xml` }) },
   'GET /v1/feeds/authors/{slug}/{file}': { expect: anyone, prepare: async (f) => ({ url: `/v1/feeds/authors/${f.shared.author.slug}/feed.json` }) },
+
+  // ---- sitemaps
+  'GET /v1/sitemaps/index.xml': { expect: anyone, prepare: async () => ({ url: '/v1/sitemaps/index.xml' }) },
+  'GET /v1/sitemaps/news.xml': { expect: anyone, prepare: async () => ({ url: '/v1/sitemaps/news.xml' }) },
+  'GET /v1/sitemaps/articles/{file}': {
+    expect: anyone,
+    prepare: async (f) => {
+      const at = new Date((await call(f.h.app, 'GET', `/v1/articles/${f.shared.published.id}`)).json().publishedAt)
+      return { url: `/v1/sitemaps/articles/${at.getUTCFullYear()}-${String(at.getUTCMonth() + 1).padStart(2, '0')}.xml` }
+    }
+  },
+  'GET /v1/sitemaps/{file}': ['sections.xml', 'tags.xml', 'authors.xml'].map((file) => ({ name: file, expect: anyone, prepare: async () => ({ url: `/v1/sitemaps/${file}` }) })),
   'GET /v1/sections': { expect: anyone, prepare: async () => ({ url: '/v1/sections' }) },
   'GET /v1/sections/{id}': { expect: anyone, prepare: async (f) => ({ url: `/v1/sections/${f.shared.section.id}` }) },
   'GET /v1/sections/by-slug/{slug}': { expect: anyone, prepare: async (f) => ({ url: `/v1/sections/by-slug/${f.shared.section.slug}` }) },

@@ -41,7 +41,7 @@ export type AuthOptions = {
 }
 
 /** Reads that stay open when PUBLIC_READS=key: feed readers, crawlers and preview links send no keys. */
-export const OPEN_READS = ['/v1/feeds/', '/v1/previews/']
+export const OPEN_READS = ['/v1/feeds/', '/v1/sitemaps/', '/v1/previews/']
 export const isOpenRead = (url: string) => OPEN_READS.some((prefix) => url.startsWith(prefix))
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'

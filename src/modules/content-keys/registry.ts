@@ -110,7 +110,10 @@ export class ContentKeyRegistry {
     if (!redis || this.syncing || redis.status !== 'ready') return
     this.syncing = true
     try {
-      const batch = [...this.windows].filter(([, w]) => w.unsent > 0)
+      // Every key used in this window: those with counts to add, and those whose total others
+      // may have moved (adding 0 reads it).
+      const current = Math.floor(this.opts.now().getTime() / WINDOW_MS)
+      const batch = [...this.windows].filter(([, w]) => w.unsent > 0 || w.window === current)
       if (batch.length === 0) return
       const multi = redis.multi()
       for (const [id, w] of batch) {
