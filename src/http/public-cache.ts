@@ -319,12 +319,15 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.url.startsWith('/v1/') || request.headers.authorization !== undefined) return payload
+    // A 301 from an old slug (src/modules/redirects) is tagged for outside caches too, but only
+    // 200s are stored here: an entry is always answered as a 200.
+    const status = reply.statusCode
+    if (request.method !== 'GET' || (status !== 200 && status !== 301) || !request.url.startsWith('/v1/') || request.headers.authorization !== undefined) return payload
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))
     reply.header('cache-tag', tags.join(','))
-    if (typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload, tags)
+    if (status === 200 && typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload, tags)
     return payload
   })
 

@@ -13,12 +13,13 @@ import { AppError, notFound } from '../../http/errors.js'
 import { anyOf } from '../../http/filters.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { ARTICLE_LISTS, articleListTag } from '../../lib/cache-tags.js'
-import { baseSlug, uniqueSlug } from '../../lib/slug.js'
+import { baseSlug, isReserved, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
 import { insertWithSlug, withSlug } from '../../lib/writes.js'
 import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
+import { assertNotReserved, dropRedirectsOf, slugChanged } from '../redirects/service.js'
 import { cleanBlocks, cleanInline, derived, photoIdsOf, relatedIdsOf } from './body.js'
 import { articleState, recordArticleChange } from './changes.js'
 import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
@@ -253,9 +254,15 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     createdAt: now,
     updatedAt: now
   }
+  // Another article's old slug is reserved (src/modules/redirects): a chosen one is a 409, and a
+  // generated one skips it.
+  const generate = (g: Db, attempt: number) => uniqueSlug(g, articles, articles.slug, input.headline, attempt, 'article')
+  let plain = baseSlug(input.headline)
+  if (input.slug !== undefined) await assertNotReserved(db, 'article', input.slug)
+  else if (await isReserved(db, 'article', plain)) plain = await generate(db, 0)
   // Inserts with a free slug; `write` inserts one row, or none when its slug is taken.
   const slugged = <T>(tx: Db, write: (slug: string) => Promise<T[]>) =>
-    insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => (await write(slug))[0])
+    insertWithSlug(tx, input.slug, plain, generate, async (slug) => (await write(slug))[0])
   // Nothing to check and nothing to link: the article is one row, and the row is the answer (no
   // transaction, no second read). Concurrent creates share the insert (src/db/batch.ts).
   if (standsAlone(input, links)) {
@@ -377,7 +384,12 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
     }
     // Only a new slug can clash; keeping the old one needs no savepoint.
     if (input.slug === undefined || input.slug === current.slug) await write(tx, current.slug)
-    else await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
+    else {
+      await assertNotReserved(tx, 'article', input.slug, id)
+      await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
+      // The slug readers knew keeps leading here; one only staff saw is not kept.
+      await slugChanged(tx, 'article', id, current.slug, input.slug, state?.public === true, opts.now)
+    }
     await writeLinks(tx, id, links)
     await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
     await recordArticleChange(tx, id, state, opts.now)
@@ -438,6 +450,7 @@ export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: IfMat
       .where(and(eq(articleRelated.relatedId, id), ne(articleRelated.articleId, id))).limit(50)
     assertUnreferenced('The article', linking.map((r) => ({ resource: 'article', ...r })))
     await tx.delete(articles).where(eq(articles.id, id))
+    await dropRedirectsOf(tx, 'article', id, opts.now)
     await recordArticleChange(tx, id, state, opts.now)
   })
 }

@@ -9,7 +9,8 @@ export const EVENTS = [
   'section.created', 'section.updated', 'section.deleted',
   'tag.created', 'tag.updated', 'tag.deleted',
   'photo.created', 'photo.updated', 'photo.deleted',
-  'comment.approved', 'comment.rejected', 'comment.spam', 'comment.pending', 'comment.deleted'
+  'comment.approved', 'comment.rejected', 'comment.spam', 'comment.pending', 'comment.deleted',
+  'redirect.created', 'redirect.deleted'
 ] as const
 
 export const PING = 'webhook.ping'
