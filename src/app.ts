@@ -50,6 +50,8 @@ import { photoRoutes } from './modules/photos/routes.js'
 import type { MediaStore } from './modules/photos/storage.js'
 import { mediaStoreOf } from './modules/photos/media-store.js'
 import { PhotoSchema } from './modules/photos/schemas.js'
+import redirectRoutes from './modules/redirects/routes.js'
+import { redirectSchemas } from './modules/redirects/schemas.js'
 import { taxonomyRoutes } from './modules/taxonomy/routes.js'
 import { SectionSchemas, TagSchemas } from './modules/taxonomy/schemas.js'
 import { previewLinkRoutes, previewRoutes } from './modules/previews/routes.js'
@@ -118,7 +120,8 @@ const schemas = [
   ...commentSchemas,
   ...webhookSchemas,
   ...contentKeySchemas,
-  ...previewSchemas
+  ...previewSchemas,
+  ...redirectSchemas
 ]
 
 export async function buildApp (options: AppOptions) {
@@ -298,6 +301,7 @@ export async function buildApp (options: AppOptions) {
   await app.register(mediaRoutes(store), { prefix: '/media' })
   await app.register(taxonomyRoutes('section'), { prefix: '/v1/sections' })
   await app.register(taxonomyRoutes('tag'), { prefix: '/v1/tags' })
+  await app.register(redirectRoutes, { prefix: '/v1/redirects' })
   await app.register(userRoutes, { prefix: '/v1/users' })
   await app.register(feedRoutes, { prefix: '/v1/feeds' })
   await app.register(sitemapRoutes, { prefix: '/v1/sitemaps' })

@@ -74,6 +74,15 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     body: [{ type: 'paragraph', text: 'For the lawyers.' }, { type: 'related', articleId: other.id }, { type: 'related', articleId: draft.id }, { type: 'related', articleId: embargoed.id }]
   })
   const preview = await ok(h, h.author, 'POST', `/v1/articles/${previewed.id}/preview-links`, { label: 'Legal' })
+  // Old slugs: one of a public story (a 301), one of a story taken down since (nothing at all).
+  const renamed = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Ruling explained', body: [{ type: 'paragraph', text: 'How.' }] })
+  await ok(h, h.editor, 'POST', `/v1/articles/${renamed.id}/publish`)
+  await ok(h, h.editor, 'PATCH', `/v1/articles/${renamed.id}`, { slug: 'ruling-explained-in-full' })
+  const withdrawn = await ok(h, h.author, 'POST', '/v1/articles', { headline: 'Withdrawn council story', body: [{ type: 'paragraph', text: 'Gone.' }] })
+  await ok(h, h.editor, 'POST', `/v1/articles/${withdrawn.id}/publish`)
+  await ok(h, h.editor, 'PATCH', `/v1/articles/${withdrawn.id}`, { slug: 'withdrawn-council-story-final' })
+  await ok(h, h.editor, 'POST', `/v1/articles/${withdrawn.id}/unpublish`)
+  await ok(h, h.editor, 'PATCH', `/v1/sections/${section.id}`, { slug: 'courts-and-justice' })
   const created = await ok(h, h.admin, 'POST', '/v1/tokens', { label: 'leak check', userId: h.editor.userId })
   const webhook = await ok(h, h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.leak.test/dateline', events: ['*'] })
   const rotated = await ok(h, h.admin, 'POST', `/v1/webhooks/${webhook.id}/rotate-secret`, { graceSeconds: 3600 })
@@ -118,7 +127,11 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ['an unpublished headline', draft.headline],
     ['an unpublished slug', draft.slug],
     ['an embargoed headline', embargoed.headline],
-    ['an embargoed slug', embargoed.slug]
+    ['an embargoed slug', embargoed.slug],
+    ['a withdrawn story\'s id', withdrawn.id],
+    ['a withdrawn story\'s headline', withdrawn.headline],
+    ['a withdrawn story\'s old slug', withdrawn.slug],
+    ['a withdrawn story\'s slug', 'withdrawn-council-story-final']
   ]
   const { rows: commentRows } = await h.database.db.execute(sql`select client_hash as hash, author_email as email from comments`) as unknown as { rows: Array<{ hash: string, email: string }> }
   t.equal(commentRows.length, 3, 'the comments exist')
@@ -140,7 +153,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   const ids: Record<string, string> = {
     articles: article.id, comments: approved.id, authors: secretAuthor.id, photos: avatar.id, sections: section.id, tags: tag.id, users: h.editor.userId, tokens: created.id, webhooks: webhook.id
   }
-  const slugs: Record<string, string> = { articles: article.slug, authors: secretAuthor.slug, sections: section.slug, tags: tag.slug }
+  const slugs: Record<string, string> = { articles: article.slug, authors: secretAuthor.slug, sections: 'courts-and-justice', tags: tag.slug }
   const urls: Array<{ url: string, publicRoute: boolean, status?: number }> = []
   // A feed's format; a sitemap's file (the month of the published article, or the sections').
   const month = ((await call(h.app, 'GET', `/v1/articles/${article.id}`)).json().publishedAt as string).slice(0, 7)
@@ -191,6 +204,11 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   for (const status of ['pending', 'rejected', 'spam']) urls.push({ url: `/v1/articles/${article.id}/comments?status=${status}`, publicRoute: true, status: 401 })
   urls.push({ url: `/v1/articles/${draft.id}/comments`, publicRoute: true, status: 404 })
   urls.push({ url: '/v1/articles?q=budget', publicRoute: true })
+  // Old slugs: a public story's leads on; a withdrawn one's is a 404 like any unknown slug.
+  urls.push({ url: `/v1/articles/by-slug/${renamed.slug}?include=authors`, publicRoute: true, status: 301 })
+  urls.push({ url: `/v1/sections/by-slug/${section.slug}`, publicRoute: true, status: 301 })
+  for (const slug of [withdrawn.slug, 'withdrawn-council-story-final']) urls.push({ url: `/v1/articles/by-slug/${slug}`, publicRoute: true, status: 404 })
+  urls.push({ url: '/v1/redirects?entity=article', publicRoute: true })
 
   let seen = ''
   for (const { url, publicRoute, status } of urls) {
@@ -206,7 +224,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
       t.notOk(res.headers['surrogate-key'] || res.headers['cache-tag'] || res.headers['x-cache'], `anonymous GET ${url}: neither tagged nor cached`)
       t.notMatch(res.body, /"createdById"|"email"/, `anonymous GET ${url}: no private key`)
       seen += res.body
-    } else if (res.statusCode === 200) {
+    } else if (res.statusCode === 200 || res.statusCode === 301) {
       t.equal(res.headers['cache-control'], h.config.PUBLIC_CACHE_CONTROL, `anonymous GET ${url}: public cache`)
       t.match(res.headers['cache-control'], /^public/, `anonymous GET ${url}: Cache-Control public`)
       t.match(res.headers.vary, /\bAuthorization\b/i, `anonymous GET ${url}: Vary: Authorization`)
@@ -217,7 +235,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     }
   }
   // The walk reached the content it guards: it is not empty-handed by accident.
-  for (const shown of ['Draft under legal review', 'For the lawyers.', 'Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!]) {
+  for (const shown of ['Draft under legal review', 'For the lawyers.', 'Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!, '"from":"ruling-explained"', '"slug":"ruling-explained-in-full"']) {
     t.ok(seen.includes(shown), `the anonymous walk saw ${shown}`)
   }
   const anonArticle = (await call(h.app, 'GET', `/v1/articles/${article.id}?include=relatedArticles`)).json()

@@ -164,6 +164,13 @@ const matrix: Record<string, Case | Case[]> = {
   'PATCH /v1/tags/{id}': { expect: editors, prepare: async (f) => ({ url: `/v1/tags/${(await f.taxonomy('tags')).id}`, body: { description: 'Changed' } }) },
   'DELETE /v1/tags/{id}': { expect: editors, prepare: async (f) => ({ url: `/v1/tags/${(await f.taxonomy('tags')).id}` }) },
 
+  // ---- redirects (old slugs)
+  'GET /v1/redirects': [
+    { expect: anyone, prepare: async () => ({ url: '/v1/redirects' }) },
+    { name: '?entity=section', expect: anyone, prepare: async () => ({ url: '/v1/redirects?entity=section&limit=5' }) }
+  ],
+  'DELETE /v1/redirects/{id}': { expect: editors, prepare: async (f) => ({ url: `/v1/redirects/${await f.redirect()}` }) },
+
   // ---- users
   'GET /v1/users': { expect: admins, prepare: async () => ({ url: '/v1/users' }) },
   'GET /v1/users/me': { expect: staff, prepare: async () => ({ url: '/v1/users/me' }) },
@@ -264,6 +271,13 @@ function fixtures (h: Harness) {
     publicPhoto: async () => ok(h.editor, 'PATCH', `/v1/photos/${(await ok(h.author, 'POST', '/v1/photos', photoBody)).id}`, { public: true }),
     author: () => ok(h.editor, 'POST', '/v1/authors', { name: unique('Stringer') }),
     taxonomy: (kind: 'sections' | 'tags') => ok(h.editor, 'POST', `/v1/${kind}`, { name: unique(kind) }),
+    /** A section renamed: the id of the redirect its old slug leaves. */
+    redirect: async () => {
+      const section = await ok(h.editor, 'POST', '/v1/sections', { name: unique('Renamed section') })
+      await ok(h.editor, 'PATCH', `/v1/sections/${section.id}`, { slug: `${section.slug}-renamed` })
+      const list = await ok(h.editor, 'GET', '/v1/redirects?entity=section&limit=1')
+      return list.data[0].id as string
+    },
     user: () => ok(h.admin, 'POST', '/v1/users', { name: 'Some One', email: `someone.${++n}@people.test`, role: 'editor' }),
     token: (owner: Staff) => ok(h.admin, 'POST', '/v1/tokens', { label: unique('fixture token'), userId: owner.userId }),
     webhook: () => ok(h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.example.test/fixture', events: ['*'] }),

@@ -238,11 +238,13 @@ t.test('sections and tags', async (t) => {
       const moved = await call(h.app, 'PATCH', `${path}/${original.id}`, { token: editor, body: { slug: 'arts' } })
       t.equal(moved.statusCode, 200)
       t.equal(moved.json().slug, 'arts')
-      t.equal((await call(h.app, 'GET', `${path}/by-slug/culture`)).statusCode, 404)
+      const old = await call(h.app, 'GET', `${path}/by-slug/culture`)
+      t.equal(old.statusCode, 301, 'the old slug leads to the new one (test/redirects.test.ts)')
+      t.equal(old.headers.location, `${path}/by-slug/arts`)
       t.equal((await call(h.app, 'GET', `${path}/by-slug/arts`)).json().id, original.id)
 
-      // The old slug is free again for a generated one.
-      t.equal((await create({ name: 'Culture' })).slug, 'culture')
+      // The old slug stays reserved: a generated one goes around it.
+      t.equal((await create({ name: 'Culture' })).slug, 'culture-2')
 
       const versionBefore = (await row(original.id)).version
       const clash = await call(h.app, 'PATCH', `${path}/${original.id}`, { token: editor, body: { name: 'Renamed', slug: 'cafe-politics-society' } })

@@ -372,13 +372,16 @@ export default fp(async function publicCache (app: FastifyInstance, opts: { cach
   app.addHook('onClose', async () => { await follower.stop() })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    // The route as well as the URL: a path spelled with escapes (`/v1/%70reviews/...`) is the same route.
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || !isPublicRead(request)) return payload
+    // A 301 from an old slug (src/modules/redirects) is tagged for outside caches too, but only
+    // 200s are stored here: an entry is always answered as a 200. The route as well as the URL:
+    // a path spelled with escapes (`/v1/%70reviews/...`) is the same route.
+    const status = reply.statusCode
+    if (request.method !== 'GET' || (status !== 200 && status !== 301) || !cacheablePath(request.url) || neverCached(request.routeOptions.url ?? '') || !isPublicRead(request)) return payload
     // Outside caches evict by these too: Surrogate-Key (Fastly, Varnish xkey), Cache-Tag (Cloudflare).
     const tags = tagsOf(request)
     reply.header('surrogate-key', tags.join(' '))
     reply.header('cache-tag', tags.join(','))
-    if (typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload, tags)
+    if (status === 200 && typeof payload === 'string') cache.store(request, reply.getHeaders() as OutgoingHttpHeaders, payload, tags)
     return payload
   })
 

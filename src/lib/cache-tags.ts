@@ -29,6 +29,9 @@ export const articleListTag = (by: 'section' | 'tag' | 'author', id: string) => 
 /** The list of every author, section, tag or photo. */
 export const listTag = (entity: 'author' | 'section' | 'tag' | 'photo') => `${prefixes[entity]}l`
 
+/** The list of old slugs (GET /v1/redirects): a redirect written or released evicts it. */
+export const REDIRECTS = 'rl'
+
 /**
  * The tags of a public article: its own, the lists it is in, and the list families of its
  * byline, section and tags. A change that makes it appear, go or move evicts these.

@@ -11,6 +11,7 @@ import { committed } from '../../http/idempotency.js'
 import { OPTIONAL_BODY } from '../../http/openapi.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { movedFrom, movedResponse } from '../redirects/routes.js'
 import { presentArticles, type LoadedRow, type View } from './present.js'
 import {
   ArticleSchema, ArticleSummarySchema, CreateArticleBody, GetArticleQuery, ListArticlesQuery, ListRevisionsQuery, PublishBody,
@@ -81,10 +82,16 @@ const articleRoutes: Routes = async (app) => {
 
   app.get('/by-slug/:slug', {
     config: { access: 'public' },
-    schema: { operationId: 'getArticleBySlug', summary: 'Get an article by its slug', tags, params: SlugParams, querystring: GetArticleQuery, response: { 200: ref(ArticleSchema), ...errorResponses(404) } }
+    schema: { operationId: 'getArticleBySlug', summary: 'Get an article by its slug (an old slug: 301 to the current one)', tags, params: SlugParams, querystring: GetArticleQuery, response: { 200: ref(ArticleSchema), ...movedResponse, ...errorResponses(404) } }
   }, async (request, reply) => {
     const view = viewOf(request, request.query, false)
-    return one(request, reply, await getArticleRow(app.db, { slug: request.params.slug }, view), request.query)
+    let row: LoadedRow
+    try {
+      row = await getArticleRow(app.db, { slug: request.params.slug }, view)
+    } catch (error) {
+      return movedFrom(request, reply, 'article', request.params.slug, error)
+    }
+    return one(request, reply, row, request.query)
   })
 
   // A create that refers to nothing is one batched insert, answered from its own row: it needs

@@ -6,19 +6,20 @@ import { unionAll } from 'drizzle-orm/pg-core'
 import type { Db } from '../../db/client.js'
 import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
-import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
+import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, slugRedirects, tags } from '../../db/schema.js'
 import type { Principal } from '../../http/auth.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
 import { anyOf } from '../../http/filters.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } from '../../http/pagination.js'
 import { ARTICLE_LISTS, articleListTag } from '../../lib/cache-tags.js'
-import { baseSlug, uniqueSlug } from '../../lib/slug.js'
+import { baseSlug, isReserved, uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced } from '../../lib/references.js'
 import { insertWithSlug, withSlug } from '../../lib/writes.js'
 import { missingAuthors } from '../authors/service.js'
 import { photosByIds } from '../photos/service.js'
 import { missingTaxonomy } from '../taxonomy/service.js'
+import { assertNotReserved, dropRedirectsOf, slugChanged } from '../redirects/service.js'
 import { cleanBlocks, cleanInline, derived, photoIdsOf, relatedIdsOf } from './body.js'
 import { articleState, recordArticleChange } from './changes.js'
 import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
@@ -264,14 +265,21 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     createdAt: now,
     updatedAt: now
   }
-  // Inserts with a free slug; `write` inserts one row, or none when its slug is taken.
-  const slugged = <T>(tx: Db, write: (slug: string) => Promise<T[]>) =>
-    insertWithSlug(tx, input.slug, baseSlug(input.headline), (g, attempt) => uniqueSlug(g, articles, articles.slug, input.headline, attempt), async (slug) => (await write(slug))[0])
+  // Another article's old slug is reserved (src/modules/redirects): a chosen one is a 409 that
+  // names its redirect, and a generated one skips it.
+  const generate = (g: Db, attempt: number) => uniqueSlug(g, articles, articles.slug, input.headline, attempt, 'article')
+  // Inserts with a free slug; `write` inserts one row, or none when its slug is taken or reserved.
+  const slugged = <T>(tx: Db, plain: string, write: (slug: string) => Promise<T[]>) =>
+    insertWithSlug(tx, input.slug, plain, generate, async (slug) => {
+      const [row] = await write(slug)
+      if (row === undefined && input.slug !== undefined) await assertNotReserved(tx, 'article', input.slug)
+      return row
+    })
   // Nothing to check and nothing to link: the article is one row, and the row is the answer (no
   // transaction, no second read). Concurrent creates share the insert (src/db/batch.ts).
   if (standsAlone(input, links)) {
     const id = randomUUID()
-    const row = await slugged(db, async (slug) => {
+    const row = await slugged(db, baseSlug(input.headline), async (slug) => {
       const fresh = { ...aloneDefaults, ...values, id, slug }
       return (await insertAlone(db)(fresh)) ? [rowAfterInsert<LoadedRow>(fullColumns, fresh)] : []
     })
@@ -281,7 +289,9 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
   const id = await db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     await assertReferences(tx, input, links)
-    const row = await slugged(tx, (slug) => tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning({ id: articles.id }))
+    const plain = baseSlug(input.headline)
+    const free = input.slug !== undefined || !(await isReserved(tx, 'article', plain)) ? plain : await generate(tx, 0)
+    const row = await slugged(tx, free, (slug) => tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning({ id: articles.id }))
     await writeLinks(tx, row.id, links, true)
     return row.id
   })
@@ -293,9 +303,10 @@ const aloneDefaults = {
   standfirst: null, dateline: null, customExcerpt: null, leadPhotoCaption: null, commentsOpen: articles.commentsOpen.default as boolean, seoTitle: null, seoDescription: null
 }
 const aloneKeys = ['id', ...Object.keys(aloneDefaults), 'headline', 'slug', 'body', 'bodyText', 'wordCount', 'readingTimeMinutes', 'autoExcerpt', 'createdById', 'createdAt', 'updatedAt']
-/** Whether each row went in: a row whose slug is taken is skipped. */
+/** Whether each row went in: a row whose slug is taken, or is another article's old slug, is skipped. */
 const insertAlone = (db: Db) => batched(db, 'article_insert', async (db, rows: Array<{ id: string }>) => {
-  const inserted = await rowsOf<{ id: string }>(db, sql`${insertRows(articles, aloneKeys, rows)} on conflict do nothing returning id`)
+  const reserved = sql`exists (select 1 from ${slugRedirects} where ${slugRedirects.entity} = 'article' and ${slugRedirects.slug} = t.slug)`
+  const inserted = await rowsOf<{ id: string }>(db, sql`${insertRows(articles, aloneKeys, rows)} where not ${reserved} on conflict do nothing returning id`)
   const ids = new Set(inserted.map((r) => r.id))
   return rows.map((r) => ids.has(r.id))
 })
@@ -388,7 +399,12 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
     }
     // Only a new slug can clash; keeping the old one needs no savepoint.
     if (input.slug === undefined || input.slug === current.slug) await write(tx, current.slug)
-    else await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
+    else {
+      await assertNotReserved(tx, 'article', input.slug, id)
+      await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
+      // The slug readers knew keeps leading here; one only staff saw is not kept.
+      await slugChanged(tx, 'article', id, current.slug, input.slug, state?.public === true, opts.now)
+    }
     await writeLinks(tx, id, links)
     await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
     await recordArticleChange(tx, id, state, opts.now)
@@ -449,6 +465,7 @@ export async function deleteArticle (db: Db, id: string, opts: { ifMatch?: IfMat
       .where(and(eq(articleRelated.relatedId, id), ne(articleRelated.articleId, id))).limit(50)
     assertUnreferenced('The article', linking.map((r) => ({ resource: 'article', ...r })))
     await tx.delete(articles).where(eq(articles.id, id))
+    await dropRedirectsOf(tx, 'article', id, opts.now)
     await recordArticleChange(tx, id, state, opts.now)
   })
 }

@@ -9,6 +9,7 @@ import { fieldNames, parseFields, parseInclude, pickFields } from '../../http/fi
 import { created, ifMatch, one } from '../../http/replies.js'
 import { committed } from '../../http/idempotency.js'
 import { IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { movedFrom, movedResponse } from '../redirects/routes.js'
 import { AuthorSchema, CreateAuthorBody, GetAuthorQuery, ListAuthorsQuery, UpdateAuthorBody, authorIncludes } from './schemas.js'
 import { createAuthor, deleteAuthor, getAuthor, listAuthors, presentAuthors, updateAuthor, type AuthorRow } from './service.js'
 
@@ -45,8 +46,16 @@ const authorRoutes: Routes = async (app) => {
 
   app.get('/by-slug/:slug', {
     config: { access: 'public' },
-    schema: { operationId: 'getAuthorBySlug', summary: 'Get an author by slug', tags, params: SlugParams, querystring: GetAuthorQuery, response: { 200: ref(AuthorSchema), ...errorResponses(404) } }
-  }, async (request, reply) => present(request, one(reply, await getAuthor(app.db, { slug: request.params.slug })), request.query))
+    schema: { operationId: 'getAuthorBySlug', summary: 'Get an author by slug (an old slug: 301 to the current one)', tags, params: SlugParams, querystring: GetAuthorQuery, response: { 200: ref(AuthorSchema), ...movedResponse, ...errorResponses(404) } }
+  }, async (request, reply) => {
+    let row: AuthorRow
+    try {
+      row = await getAuthor(app.db, { slug: request.params.slug })
+    } catch (error) {
+      return movedFrom(request, reply, 'author', request.params.slug, error)
+    }
+    return present(request, one(reply, row), request.query)
+  })
 
   app.post('/', {
     config: { access: 'editor' },

@@ -9,6 +9,7 @@ import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } fr
 import { uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { withSlug } from '../../lib/writes.js'
+import { assertNotReserved, dropRedirectsOf, slugChanged } from '../redirects/service.js'
 import { wire } from '../../http/wire.js'
 import type { PublicUrls } from '../../lib/public-urls.js'
 import { presentPhoto } from '../photos/present.js'
@@ -64,7 +65,8 @@ async function assertAvatar (db: Db, avatarId: string | null | undefined) {
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createAuthor (db: Db, input: CreateAuthor, now: Date = new Date()) {
   await assertAvatar(db, input.avatarId)
-  return withSlug(db, 'authors_slug_key', input.slug, (tx, attempt) => uniqueSlug(tx, authors, authors.slug, input.name, attempt), async (tx, slug) => {
+  if (input.slug !== undefined) await assertNotReserved(db, 'author', input.slug)
+  return withSlug(db, 'authors_slug_key', input.slug, (tx, attempt) => uniqueSlug(tx, authors, authors.slug, input.name, attempt, 'author'), async (tx, slug) => {
     const [row] = await tx.insert(authors).values({ ...input, slug, links: input.links ?? {}, createdAt: now, updatedAt: now }).returning()
     await recordChange(tx, now, entityChange('author', row, 'created', avatarTags(row.avatarId)))
     return row
@@ -77,9 +79,12 @@ export async function updateAuthor (db: Db, id: string, input: UpdateAuthor, ifM
     if (!current) throw notFound('Author')
     assertVersion(current, ifMatch)
     await assertAvatar(tx as unknown as Db, input.avatarId)
+    if (input.slug !== undefined && input.slug !== current.slug) await assertNotReserved(tx as unknown as Db, 'author', input.slug, id)
     return withSlug(tx as unknown as Db, 'authors_slug_key', input.slug, async () => current.slug, async (w, slug) => {
       const [row] = await w.update(authors).set({ ...input, slug, version: current.version + 1, updatedAt: now }).where(eq(authors.id, id)).returning()
       await recordChange(w, now, entityChange('author', row, 'updated', current.avatarId === row.avatarId ? [] : avatarTags(current.avatarId, row.avatarId)))
+      // Authors are always public: the slug left behind keeps leading here.
+      await slugChanged(w, 'author', id, current.slug, row.slug, true, now)
       return row
     })
   })
@@ -101,6 +106,7 @@ export async function deleteAuthor (db: Db, id: string, ifMatch: IfMatch | undef
     // A staff user linked to this byline keeps their account, unlinked.
     await tx.update(users).set({ authorId: null }).where(eq(users.authorId, id))
     await tx.delete(authors).where(eq(authors.id, id))
+    await dropRedirectsOf(tx as unknown as Db, 'author', id, now)
     await recordChange(tx as unknown as Db, now, entityChange('author', current, 'deleted', avatarTags(current.avatarId)))
   })
 }

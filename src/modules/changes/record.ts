@@ -6,7 +6,8 @@ import type { Db } from '../../db/client.js'
 import { articleListTag, entityTag, listTag, type Entity } from '../../lib/cache-tags.js'
 
 export type Change = {
-  entity: Entity
+  /** A content entity, or `redirect`: an old slug kept or released (src/modules/redirects). */
+  entity: Entity | 'redirect'
   entityId: string
   /** `<entity>.<what>`: article.published, author.updated, comment.approved, ... */
   event: string

@@ -7,8 +7,9 @@ import { parseFields, pickFields, fieldNames } from '../../http/fields.js'
 import { committed } from '../../http/idempotency.js'
 import { created, ifMatch, one } from '../../http/replies.js'
 import { FieldsQuery, IdParams, SlugParams, errorResponses, page, ref } from '../../http/schemas.js'
+import { movedFrom, movedResponse } from '../redirects/routes.js'
 import { SectionSchemas, TagSchemas } from './schemas.js'
-import { createTaxonomy, deleteTaxonomy, getTaxonomy, listTaxonomy, updateTaxonomy, type TaxonomyKind } from './service.js'
+import { createTaxonomy, deleteTaxonomy, getTaxonomy, listTaxonomy, updateTaxonomy, type TaxonomyKind, type TaxonomyRow } from './service.js'
 
 const FieldsOnly = Type.Object({ ...FieldsQuery.properties }, { additionalProperties: false })
 
@@ -51,13 +52,18 @@ export function taxonomyRoutes (kind: TaxonomyKind): Routes {
     app.get('/by-slug/:slug', {
       config: { access: 'public' },
       schema: {
-        operationId: `get${Name}BySlug`, summary: `Get a ${kind} by its slug`, tags,
+        operationId: `get${Name}BySlug`, summary: `Get a ${kind} by its slug (an old slug: 301 to the current one)`, tags,
         params: SlugParams, querystring: FieldsOnly,
-        response: { 200: ref(S.Schema), ...errorResponses(404) }
+        response: { 200: ref(S.Schema), ...movedResponse, ...errorResponses(404) }
       }
     }, async (request, reply) => {
       const chosen = parseFields(request.query.fields, fields)
-      const row = await getTaxonomy(app.db, kind, { slug: request.params.slug })
+      let row: TaxonomyRow
+      try {
+        row = await getTaxonomy(app.db, kind, { slug: request.params.slug })
+      } catch (error) {
+        return movedFrom(request, reply, kind, request.params.slug, error)
+      }
       tagResponse(request, [entityTag(kind, row.id)])
       return pickFields(one(reply, row), chosen)
     })

@@ -9,6 +9,7 @@ import { decodeCursor, keyset, paginate, parseSort, totalOf, type SortField } fr
 import { uniqueSlug } from '../../lib/slug.js'
 import { assertUnreferenced, type Reference } from '../../lib/references.js'
 import { withSlug } from '../../lib/writes.js'
+import { assertNotReserved, dropRedirectsOf, slugChanged } from '../redirects/service.js'
 import type { TaxonomyCreate, TaxonomyListQuery, TaxonomyUpdate } from './schemas.js'
 
 export type TaxonomyKind = 'section' | 'tag'
@@ -52,7 +53,8 @@ export async function missingTaxonomy (db: Db, kind: TaxonomyKind, ids: string[]
 // `sort=createdAt` repeat the last row of a page on the next one.
 export async function createTaxonomy (db: Db, kind: TaxonomyKind, input: TaxonomyCreate, now: Date = new Date()) {
   const t = tables[kind]
-  return withSlug(db, `${kind}s_slug_key`, input.slug, (tx, attempt) => uniqueSlug(tx, t, t.slug, input.name, attempt), async (tx, slug) => {
+  if (input.slug !== undefined) await assertNotReserved(db, kind, input.slug)
+  return withSlug(db, `${kind}s_slug_key`, input.slug, (tx, attempt) => uniqueSlug(tx, t, t.slug, input.name, attempt, kind), async (tx, slug) => {
     const [row] = await tx.insert(t).values({ name: input.name, slug, description: input.description ?? null, createdAt: now, updatedAt: now }).returning()
     await recordChange(tx, now, entityChange(kind, row, 'created'))
     return row
@@ -65,6 +67,7 @@ export async function updateTaxonomy (db: Db, kind: TaxonomyKind, id: string, in
     const [current] = await tx.select().from(t).where(eq(t.id, id)).for('update')
     if (!current) throw notFound(label[kind])
     assertVersion(current, ifMatch)
+    if (input.slug !== undefined && input.slug !== current.slug) await assertNotReserved(tx as unknown as Db, kind, input.slug, id)
     return withSlug(tx as unknown as Db, `${kind}s_slug_key`, input.slug, async () => current.slug, async (w, slug) => {
       const [row] = await w.update(t).set({
         ...input,
@@ -73,6 +76,8 @@ export async function updateTaxonomy (db: Db, kind: TaxonomyKind, id: string, in
         updatedAt: now
       }).where(eq(t.id, id)).returning()
       await recordChange(w, now, entityChange(kind, row, 'updated'))
+      // Sections and tags are always public: the slug left behind keeps leading here.
+      await slugChanged(w, kind, id, current.slug, row.slug, true, now)
       return row
     })
   })
@@ -96,6 +101,7 @@ export async function deleteTaxonomy (db: Db, kind: TaxonomyKind, id: string, if
     assertVersion(current, ifMatch)
     assertUnreferenced(`${label[kind]} "${current.name}"`, await references(tx as unknown as Db, kind, id))
     await tx.delete(t).where(and(eq(t.id, id)))
+    await dropRedirectsOf(tx as unknown as Db, kind, id, now)
     await recordChange(tx as unknown as Db, now, entityChange(kind, current, 'deleted'))
   })
 }

@@ -10,7 +10,8 @@ export const EVENTS = [
   'tag.created', 'tag.updated', 'tag.deleted',
   'photo.created', 'photo.updated', 'photo.deleted',
   'comment.approved', 'comment.rejected', 'comment.spam', 'comment.pending', 'comment.deleted',
-  'content_key.revoked'
+  'content_key.revoked',
+  'redirect.created', 'redirect.deleted'
 ] as const
 
 export const PING = 'webhook.ping'
