@@ -85,6 +85,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   await ok(h, h.editor, 'PATCH', `/v1/sections/${section.id}`, { slug: 'courts-and-justice' })
   const created = await ok(h, h.admin, 'POST', '/v1/tokens', { label: 'leak check', userId: h.editor.userId })
   const webhook = await ok(h, h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.leak.test/dateline', events: ['*'] })
+  const contentKey = await ok(h, h.admin, 'POST', '/v1/content-keys', { label: 'Leak check site' })
   const rotated = await ok(h, h.admin, 'POST', `/v1/webhooks/${webhook.id}/rotate-secret`, { graceSeconds: 3600 })
 
   // Reader comments: the commenter's email and address are private; so is anything unapproved.
@@ -114,6 +115,8 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...[webhook.secret as string, rotated.secret as string].map((s): [string, string] => ['a webhook secret', s.slice(6)]),
     ...secrets.map((s): [string, string] => ['a token hash', sha256(s)]),
     ['a preview link secret', preview.token as string],
+    ['a content key', contentKey.key as string],
+    ['a content key hash', sha256(contentKey.key)],
     ['a preview link hash', sha256(preview.token)],
     ['the tokenHash key', 'tokenHash'],
     ['the token_hash column', 'token_hash'],
@@ -151,7 +154,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   // ---- every GET in the OpenAPI, with every include and every field
   const doc = (await call(h.app, 'GET', '/openapi.json')).json()
   const ids: Record<string, string> = {
-    articles: article.id, comments: approved.id, authors: secretAuthor.id, photos: avatar.id, sections: section.id, tags: tag.id, users: h.editor.userId, tokens: created.id, webhooks: webhook.id
+    articles: article.id, comments: approved.id, authors: secretAuthor.id, photos: avatar.id, sections: section.id, tags: tag.id, users: h.editor.userId, tokens: created.id, webhooks: webhook.id, 'content-keys': contentKey.id
   }
   const slugs: Record<string, string> = { articles: article.slug, authors: secretAuthor.slug, sections: 'courts-and-justice', tags: tag.slug }
   const urls: Array<{ url: string, publicRoute: boolean, status?: number }> = []

@@ -24,7 +24,8 @@ function documentShared (route: RouteOptions) {
   schema.security = access !== 'public' ? [{ bearerAuth: [] }] : methods.includes('GET') ? [{}, { contentKey: [] }, { bearerAuth: [] }] : [{}, { bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
-  if (access !== 'public') add(403)
+  // Public routes too: a content key is refused on a write, and from an origin it does not allow.
+  add(403)
   add(400)
   // A body is read wherever a method may carry one, even where the route takes none.
   if (schema.body || methods.some((m) => m !== 'GET' && m !== 'HEAD')) { add(413); add(415) }
