@@ -273,8 +273,9 @@ t.test('articles: revisions', async (t) => {
     const restored = expectStatus(res, 200)
     t.strictSame(restored, {
       ...a,
-      updatedAt: now.toISOString()
-    }, 'the article is as it was first written (only updatedAt moved)')
+      updatedAt: now.toISOString(),
+      modifiedAt: now.toISOString()
+    }, 'the article is as it was first written (only updatedAt and modifiedAt moved)')
     t.match(res.headers.etag, /^"4-/)
     t.equal((await rowCounts(h)).revisions, counts.revisions + 1)
 
