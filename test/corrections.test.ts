@@ -88,6 +88,8 @@ t.test('corrections and updates', async (t) => {
     const [row] = await db.select().from(articles).where(eq(articles.id, story.id))
     t.equal(item.date_modified, row.contentUpdatedAt!.toISOString())
     t.equal(item.date_published, publishedAt)
+    const atom = (await get('/v1/feeds/atom.xml')).body
+    t.equal(/<updated>([^<]+)<\/updated>/.exec(atom)?.[1], row.contentUpdatedAt!.toISOString(), 'the feed itself is dated by its latest substantive update')
   })
 
   await t.test('rewording a correction keeps the earlier wording in its history', async (t) => {
