@@ -238,7 +238,12 @@ t.test('articles: revisions', async (t) => {
         commentsOpen: true,
         seo: { title: 'SEO', description: 'Desc' }
       },
+      status: 'draft',
+      publishedAt: null,
+      changedFields: ['headline', 'body', 'tagIds'],
+      restoredFromId: null,
       createdById: h.author.userId,
+      createdBy: { id: h.author.userId, name: 'Amal Author' },
       createdAt: editedAt.toISOString()
     })
     const rows = await db.select().from(articleRevisions).where(eq(articleRevisions.articleId, a.id))
