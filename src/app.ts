@@ -39,6 +39,8 @@ import { clientHasher } from './modules/comments/client-hash.js'
 import { articleCommentRoutes, commentRoutes } from './modules/comments/routes.js'
 import { redisSharedMarks } from './modules/comments/shared-marks.js'
 import { commentSchemas } from './modules/comments/schemas.js'
+import { correctionSchemas } from './modules/corrections/schemas.js'
+import correctionRoutes from './modules/corrections/routes.js'
 import { ruleScreen, type Screen } from './modules/comments/screen.js'
 import authorRoutes from './modules/authors/routes.js'
 import { AuthorLinksSchema, AuthorSchema } from './modules/authors/schemas.js'
@@ -114,6 +116,7 @@ const schemas = [
   PhotoSchema,
   AuthorLinksSchema,
   AuthorSchema,
+  ...correctionSchemas,
   ...articleSchemas,
   ...bulkSchemas,
   ...userSchemas,
@@ -287,6 +290,7 @@ export async function buildApp (options: AppOptions) {
     perArticle: config.COMMENT_RATE_PER_ARTICLE,
     sharedMarks: redis && redisSharedMarks(redis, redisPrefix)
   }), { prefix: '/v1/articles' })
+  await app.register(correctionRoutes, { prefix: '/v1/articles' })
   await app.register(commentRoutes, { prefix: '/v1/comments' })
   await app.register(previewLinkRoutes, { prefix: '/v1/articles' })
   await app.register(previewRoutes({ hashClient, perClient: config.PREVIEW_RATE_PER_CLIENT }), { prefix: '/v1/previews' })

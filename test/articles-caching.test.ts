@@ -238,7 +238,12 @@ t.test('articles: revisions', async (t) => {
         commentsOpen: true,
         seo: { title: 'SEO', description: 'Desc' }
       },
+      status: 'draft',
+      publishedAt: null,
+      changedFields: ['headline', 'body', 'tagIds'],
+      restoredFromId: null,
       createdById: h.author.userId,
+      createdBy: { id: h.author.userId, name: 'Amal Author' },
       createdAt: editedAt.toISOString()
     })
     const rows = await db.select().from(articleRevisions).where(eq(articleRevisions.articleId, a.id))
@@ -273,8 +278,9 @@ t.test('articles: revisions', async (t) => {
     const restored = expectStatus(res, 200)
     t.strictSame(restored, {
       ...a,
-      updatedAt: now.toISOString()
-    }, 'the article is as it was first written (only updatedAt moved)')
+      updatedAt: now.toISOString(),
+      modifiedAt: now.toISOString()
+    }, 'the article is as it was first written (only updatedAt and modifiedAt moved)')
     t.match(res.headers.etag, /^"4-/)
     t.equal((await rowCounts(h)).revisions, counts.revisions + 1)
 

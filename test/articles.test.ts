@@ -31,12 +31,14 @@ t.test('articles: create, read, update, delete', async (t) => {
       dateline: 'LAHORE',
       body: [],
       bodyHtml: '',
+      corrections: [],
       excerpt: 'Rivers burst their banks',
       status: 'draft',
       publishedAt: null,
       firstPublishedAt: null,
       createdAt: a.createdAt,
       updatedAt: a.updatedAt,
+      modifiedAt: a.updatedAt,
       authorIds: [h.author.authorId],
       leadPhotoId: null,
       leadPhotoCaption: null,
@@ -159,8 +161,10 @@ t.test('articles: create, read, update, delete', async (t) => {
       standfirst: null,
       commentsOpen: false,
       excerpt: 'One two three.',
-      updatedAt: b.updatedAt
+      updatedAt: b.updatedAt,
+      modifiedAt: b.modifiedAt
     })
+    t.equal(b.updatedAt, b.modifiedAt, 'a draft never published nor updated in substance shows its last change as updatedAt')
     t.equal(b.slug, 'budget-passes', 'slug is kept when the headline changes')
     t.not(res.headers.etag, undefined)
     t.match(res.headers.etag, /^"2-/)

@@ -83,6 +83,10 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   await ok(h, h.editor, 'PATCH', `/v1/articles/${withdrawn.id}`, { slug: 'withdrawn-council-story-final' })
   await ok(h, h.editor, 'POST', `/v1/articles/${withdrawn.id}/unpublish`)
   await ok(h, h.editor, 'PATCH', `/v1/sections/${section.id}`, { slug: 'courts-and-justice' })
+  // Corrections: an edited one's earlier wording and editor are staff-only; a draft's, all of it.
+  const correction = await ok(h, h.editor, 'POST', `/v1/articles/${article.id}/corrections`, { text: 'Earlier wording of the correction' })
+  await ok(h, h.editor, 'PATCH', `/v1/articles/${article.id}/corrections/${correction.id}`, { text: 'The appeal was heard in Lahore, not Karachi.' })
+  await ok(h, h.editor, 'POST', `/v1/articles/${draft.id}/corrections`, { text: 'Draft correction not yet public' })
   const created = await ok(h, h.admin, 'POST', '/v1/tokens', { label: 'leak check', userId: h.editor.userId })
   const webhook = await ok(h, h.admin, 'POST', '/v1/webhooks', { url: 'https://hooks.leak.test/dateline', events: ['*'] })
   const contentKey = await ok(h, h.admin, 'POST', '/v1/content-keys', { label: 'Leak check site' })
@@ -146,7 +150,10 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     ...['203.0.113.77', '198.51.100.23', '192.0.2.44'].map((ip): [string, string] => ['a client address', ip]),
     ...['authorEmail', 'clientId', 'moderationReasons', 'moderatedById'].map((key): [string, string] => ['a staff-only key', `"${key}"`]),
     ['an unapproved comment', 'Pending remark awaiting review'],
-    ['an unapproved commenter', 'Pat Pending']
+    ['an unapproved commenter', 'Pat Pending'],
+    ...['editedById', 'history', 'modifiedAt'].map((key): [string, string] => ['a staff-only key', `"${key}"`]),
+    ['an earlier wording of a correction', 'Earlier wording of the correction'],
+    ['a draft\'s correction', 'Draft correction not yet public']
   )
   const leaksIn = (body: string) => forbidden.filter(([, value]) => body.toLowerCase().includes(value.toLowerCase())).map(([what, value]) => `${what} (${value})`)
   const anyEmail = /[\w.+-]+@[\w-]+\.[\w.-]+/
@@ -170,7 +177,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     // A feed of a section, tag or author is named by that one's slug.
     const slugOf = collection === 'feeds' ? slugs[path.split('/')[3]] : slugs[collection]
     const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => {
-      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? fileOf(path) : name === 'token' && collection === 'previews' ? preview.token : undefined
+      const value = name === 'id' ? ids[collection] : name === 'slug' ? slugOf : name === 'file' ? fileOf(path) : name === 'token' && collection === 'previews' ? preview.token : name === 'correctionId' ? correction.id : undefined
       if (!value) throw new Error(`No fixture for {${name}} in ${path}: add one to this test`)
       return value
     })
@@ -206,6 +213,8 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
   urls.push({ url: `/v1/articles/${article.id}/comments?status=approved`, publicRoute: true })
   for (const status of ['pending', 'rejected', 'spam']) urls.push({ url: `/v1/articles/${article.id}/comments?status=${status}`, publicRoute: true, status: 401 })
   urls.push({ url: `/v1/articles/${draft.id}/comments`, publicRoute: true, status: 404 })
+  urls.push({ url: `/v1/articles/${draft.id}/corrections`, publicRoute: true, status: 404 })
+  urls.push({ url: `/v1/articles?fields=corrections,bodyHtml,updatedAt,modifiedAt`, publicRoute: true })
   urls.push({ url: '/v1/articles?q=budget', publicRoute: true })
   // Old slugs: a public story's leads on; a withdrawn one's is a 404 like any unknown slug.
   urls.push({ url: `/v1/articles/by-slug/${renamed.slug}?include=authors`, publicRoute: true, status: 301 })
@@ -238,7 +247,7 @@ t.test('anonymous responses carry no private data, and cache headers follow the 
     }
   }
   // The walk reached the content it guards: it is not empty-handed by accident.
-  for (const shown of ['Draft under legal review', 'For the lawyers.', 'Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!, '"from":"ruling-explained"', '"slug":"ruling-explained-in-full"']) {
+  for (const shown of ['The appeal was heard in Lahore, not Karachi.', 'Draft under legal review', 'For the lawyers.', 'Well reported, thank you.', 'Agreed with Rita.', 'Sasha Secret', 'Court rules on appeal', lead.url, avatar.url, 'Courts', 'Appeals', other.headline, h.author.authorId!, '"from":"ruling-explained"', '"slug":"ruling-explained-in-full"']) {
     t.ok(seen.includes(shown), `the anonymous walk saw ${shown}`)
   }
   const anonArticle = (await call(h.app, 'GET', `/v1/articles/${article.id}?include=relatedArticles`)).json()

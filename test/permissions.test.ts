@@ -94,6 +94,24 @@ const matrix: Record<string, Case | Case[]> = {
   },
   // The link is the key: anyone holding it reads the draft, with or without a token.
   'GET /v1/previews/{token}': { name: "link to author's draft", expect: anyone, prepare: async (f) => ({ url: `/v1/previews/${f.shared.previewLink.token}` }) },
+  // ---- corrections
+  'GET /v1/articles/{id}/corrections': [
+    { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/corrections` }) },
+    { name: "author's draft", expect: staffSeeDrafts, prepare: async (f) => ({ url: `/v1/articles/${f.shared.draft.id}/corrections` }) }
+  ],
+  'GET /v1/articles/{id}/corrections/{correctionId}': [
+    { name: 'published', expect: anyone, prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/corrections/${f.shared.correction.id}` }) },
+    { name: "author's draft", expect: staffSeeDrafts, prepare: async (f) => ({ url: `/v1/articles/${f.shared.draft.id}/corrections/${f.shared.draftCorrection.id}` }) }
+  ],
+  'POST /v1/articles/{id}/corrections': [
+    { name: "author's article, published", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.published()).id}/corrections`, body: { text: 'A correction.' } }) },
+    { name: "author's draft", expect: editors, prepare: async (f) => ({ url: `/v1/articles/${(await f.draft()).id}/corrections`, body: { text: 'A correction.' } }) }
+  ],
+  'PATCH /v1/articles/{id}/corrections/{correctionId}': {
+    name: "author's article, published",
+    expect: editors,
+    prepare: async (f) => ({ url: `/v1/articles/${f.shared.published.id}/corrections/${(await f.correction(f.shared.published.id)).id}`, body: { text: 'Reworded.' } })
+  },
 
   // ---- comments
   'GET /v1/articles/{id}/comments': [
@@ -267,6 +285,7 @@ function fixtures (h: Harness) {
     scheduled,
     previewLink,
     revised,
+    correction: (articleId: string) => ok(h.editor, 'POST', `/v1/articles/${articleId}/corrections`, { text: unique('A correction') }),
     photo: () => ok(h.author, 'POST', '/v1/photos', photoBody),
     publicPhoto: async () => ok(h.editor, 'PATCH', `/v1/photos/${(await ok(h.author, 'POST', '/v1/photos', photoBody)).id}`, { public: true }),
     author: () => ok(h.editor, 'POST', '/v1/authors', { name: unique('Stringer') }),
@@ -289,7 +308,7 @@ function fixtures (h: Harness) {
     staffOf: (caller: Caller): Staff => (caller === 'anonymous' || caller === 'contentKey' ? h.author : h[caller]),
     shared: {} as {
       draft: Json, published: Json, revised: { article: Json, revisionId: string }, author: Json, photo: Json, publicPhoto: Json,
-      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json, contentKey: Json, previewLink: Json
+      section: Json, tag: Json, user: Json, token: Json, comment: Json, webhook: Json, contentKey: Json, previewLink: Json, correction: Json, draftCorrection: Json
     }
   }
   return f
@@ -378,9 +397,13 @@ t.test('permission matrix', async (t: Test) => {
     webhook: await f.webhook(),
     contentKey: await f.contentKey(),
     previewLink: await f.previewLink(),
+    correction: {},
+    draftCorrection: {},
     comment: {}
   }
   f.shared.comment = await f.comment()
+  f.shared.correction = await f.correction(f.shared.published.id)
+  f.shared.draftCorrection = await f.correction(f.shared.draft.id)
   const fingerprint = await fingerprintQuery(t, h)
   const tokenOf = (caller: Caller) => (caller === 'anonymous' ? undefined : caller === 'contentKey' ? f.shared.contentKey.key as string : h[caller].token)
 

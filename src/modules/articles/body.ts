@@ -167,3 +167,18 @@ export function renderBlocks (blocks: Block[], ctx: RenderContext): string {
   }
   return out.join('\n')
 }
+
+export type RenderCorrection = { text: string, publishedAt: Date }
+
+const correctionDate = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' })
+
+/**
+ * The corrections that end `bodyHtml`, oldest first: plain text, escaped, each after its date.
+ * Nothing at all when there are none.
+ */
+export function renderCorrections (corrections: RenderCorrection[]): string {
+  if (corrections.length === 0) return ''
+  const notes = corrections.map((c) =>
+    `<p><time${attr('datetime', c.publishedAt.toISOString())}>${correctionDate.format(c.publishedAt)}</time> ${escapeHtml(c.text)}</p>`)
+  return `<aside class="corrections"><h2>Corrections</h2>${notes.join('')}</aside>`
+}

@@ -2,14 +2,15 @@
 // body, each loaded for a whole page with one query, so a page costs the same whatever its size.
 import { and, asc, eq, getTableColumns, inArray, lte, sql, type Placeholder, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { articleAuthors, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
+import { articleAuthors, articleCorrections, articleRelated, articleTags, articles, authors, sections, tags } from '../../db/schema.js'
 import { wire } from '../../http/wire.js'
 import { entityTag } from '../../lib/cache-tags.js'
 import type { PublicUrls } from '../../lib/public-urls.js'
 import { presentAuthors } from '../authors/service.js'
 import { presentPhoto } from '../photos/present.js'
 import { photosByIds } from '../photos/service.js'
-import { photoIdsOf, relatedIdsOf, renderBlocks } from './body.js'
+import { photoIdsOf, relatedIdsOf, renderBlocks, renderCorrections } from './body.js'
+import { editedAtOf } from '../corrections/present.js'
 import type { ArticleInclude, Block } from './schemas.js'
 
 const { search: _search, bodyText: _bodyText, ...fullColumns } = getTableColumns(articles)
@@ -21,7 +22,11 @@ export type LoadedRow = Omit<ArticleRow, 'search' | 'bodyText' | 'body'> & {
   body?: unknown[]
   /** The linked ids, when the row was read with them (one article: one query, not four). */
   links?: ArticleLinks
+  /** Its corrections, oldest first, when read with the row (or known to be none). */
+  corrections?: ArticleCorrection[]
 }
+
+export type ArticleCorrection = Pick<typeof articleCorrections.$inferSelect, 'id' | 'text' | 'publishedAt' | 'history'>
 
 export type ArticleLinks = { authorIds: string[], tagIds: string[], relatedArticleIds: string[] }
 
@@ -37,7 +42,9 @@ export const linkColumns = (view: { staff: boolean, now: Date | Placeholder }) =
   linkedTagIds: sql<string[]>`array(select ${articleTags.tagId} from ${articleTags} where ${articleTags.articleId} = ${outerId} order by ${articleTags.position})`,
   linkedRelatedIds: sql<string[]>`array(select r.related_id from ${articleRelated} r join ${articles} x on x.id = r.related_id
     where r.article_id = ${outerId} and r.listed${view.staff ? sql`` : sql` and x.status in ('published', 'scheduled') and x.published_at <= ${view.now instanceof Date ? view.now.toISOString() : view.now}::timestamptz`}
-    order by r.position)`
+    order by r.position)`,
+  linkedCorrections: sql<Array<{ id: string, text: string, publishedAt: string, history: ArticleCorrection['history'] }>>`coalesce((select json_agg(json_build_object('id', c.id, 'text', c.text, 'publishedAt', c.published_at, 'history', c.history) order by c.published_at, c.id)
+    from ${articleCorrections} c where c.article_id = ${outerId}), '[]'::json)`
 })
 
 export type View = {
@@ -56,7 +63,8 @@ export type View = {
   tags?: string[]
 }
 
-const bodyFields = ['body', 'bodyHtml']
+// Lists leave these out unless `fields` names them.
+const bodyFields = ['body', 'bodyHtml', 'corrections']
 
 export function wants (view: View, key: string): boolean {
   if (view.fields) return key === 'id' || view.fields.has(key)
@@ -114,6 +122,17 @@ function responseTags (row: LoadedRow, full: Record<string, unknown>, view: View
   ]
 }
 
+/**
+ * What readers are told is the last update: the later of the last substantive update (an editor's
+ * `substantiveUpdate`, a correction) and the publication; the technical modification time only
+ * for an article that has neither.
+ */
+export function substantiveUpdate (row: Pick<ArticleRow, 'contentUpdatedAt' | 'publishedAt' | 'updatedAt'>): Date {
+  const { contentUpdatedAt: content, publishedAt: published } = row
+  if (content && published) return content > published ? content : published
+  return content ?? published ?? row.updatedAt
+}
+
 export async function presentArticles (db: Db, rows: LoadedRow[], view: View): Promise<Array<Record<string, unknown>>> {
   if (rows.length === 0) return []
   const ids = rows.map((r) => r.id)
@@ -161,6 +180,13 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
     ? new Map((await db.select().from(sections).where(inArray(sections.id, sectionIds))).map((s) => [s.id, s]))
     : new Map<string, typeof sections.$inferSelect>()
 
+  // Corrections, for their own field and the end of bodyHtml: one query for the page.
+  const correctionRows: ArticleCorrection[] = (want('corrections') || want('bodyHtml')) && rows.some((r) => !r.corrections)
+    ? await db.select().from(articleCorrections).where(inArray(articleCorrections.articleId, ids))
+      .orderBy(asc(articleCorrections.articleId), asc(articleCorrections.publishedAt), asc(articleCorrections.id))
+    : []
+  const byArticleCorrections = groupBy(correctionRows as Array<ArticleCorrection & { articleId: string }>, (c) => c.articleId, (c) => c)
+
   let renderHtml: ((blocks: Block[]) => string) | undefined
   // The articles that body blocks link to and the reader may see: `bodyHtml` renders only
   // those, and a reader's raw `body` keeps only their `related` blocks (as relatedArticleIds
@@ -187,6 +213,7 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
   return rows.map((row) => {
     const authorIds = (loadBylines ? byArticleAuthors.get(row.id) : row.links?.authorIds) ?? []
     const photo = row.leadPhotoId ? leadPhotos?.get(row.leadPhotoId) ?? null : null
+    const corrections = row.corrections ?? byArticleCorrections.get(row.id) ?? []
     const full: Record<string, unknown> = {
       id: row.id,
       slug: row.slug,
@@ -194,13 +221,15 @@ export async function presentArticles (db: Db, rows: LoadedRow[], view: View): P
       standfirst: row.standfirst,
       dateline: row.dateline,
       body: row.body === undefined ? undefined : readerBody(row.body as Block[]),
-      bodyHtml: renderHtml?.((row.body ?? []) as Block[]),
+      bodyHtml: renderHtml && renderHtml((row.body ?? []) as Block[]) + renderCorrections(corrections),
+      corrections: corrections.map((c) => ({ id: c.id, text: c.text, publishedAt: c.publishedAt, editedAt: editedAtOf(c) })),
       excerpt: row.customExcerpt ?? row.autoExcerpt,
       status: effectiveStatus(row, view.now),
       publishedAt: row.publishedAt,
       firstPublishedAt: row.firstPublishedAt,
       createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
+      updatedAt: substantiveUpdate(row),
+      modifiedAt: view.staff ? row.updatedAt : undefined,
       authorIds,
       leadPhotoId: row.leadPhotoId,
       leadPhotoCaption: row.leadPhotoCaption,

@@ -107,7 +107,9 @@ const articleRoutes: Routes = async (app) => {
 
   app.patch('/:id', {
     config: { access: 'author' },
-    schema: { operationId: 'updateArticle', summary: 'Update an article (authors: their own drafts)', tags, params: IdParams, body: UpdateArticleBody, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
+    schema: { operationId: 'updateArticle', summary: 'Update an article (authors: their own drafts)', tags,
+      description: 'Changes only the fields given, and keeps the earlier version as a revision (listing the fields changed). `substantiveUpdate: true` tells readers the story was updated in substance: `updatedAt` becomes now; without it `updatedAt` stays, and only `modifiedAt` (staff) moves.',
+      params: IdParams, body: UpdateArticleBody, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => committed(request, reply, async (db) => {
     await updateArticle(db, request.params.id, request.body, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
     return reload(db, request, reply, request.params.id)
@@ -145,15 +147,17 @@ const articleRoutes: Routes = async (app) => {
 
   app.get('/:id/revisions', {
     config: { access: 'author' },
-    schema: { operationId: 'listArticleRevisions', summary: 'List an article\'s earlier versions, newest first', tags, params: IdParams, querystring: ListRevisionsQuery, response: { 200: page(ref(RevisionSchema)), ...errorResponses(404) } }
+    schema: { operationId: 'listArticleRevisions', summary: 'List an article\'s earlier versions, newest first', tags,
+      description: 'Each revision is the article as it was before a change, with who made the change (`createdBy`, with their name), the article\'s `status` and `publishedAt` then, the `changedFields`, and `restoredFromId` when the change was a restore. Revisions made before these were recorded show null for `status`, `publishedAt` and `changedFields`.', params: IdParams, querystring: ListRevisionsQuery, response: { 200: page(ref(RevisionSchema)), ...errorResponses(404) } }
   }, async (request) => listRevisions(app.db, request.params.id, request.query))
 
   app.post('/:id/revisions/:revisionId/restore', {
     config: { access: 'author' },
-    schema: { operationId: 'restoreArticleRevision', summary: 'Restore an earlier version (itself kept as a revision)', tags, params: RevisionParams, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
+    schema: { operationId: 'restoreArticleRevision', summary: 'Restore an earlier version (itself kept as a revision)', tags,
+      description: 'Writes the revision\'s snapshot back as an edit would: the version it replaces becomes a new revision, whose `restoredFromId` names the one restored and whose `changedFields` lists what the restore changed.', params: RevisionParams, response: { 200: ref(ArticleSchema), ...errorResponses(404, 409, 412) } }
   }, async (request, reply) => committed(request, reply, async (db) => {
     const revision = await getRevision(db, request.params.id, request.params.revisionId)
-    await updateArticle(db, request.params.id, revision.snapshot, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request) })
+    await updateArticle(db, request.params.id, revision.snapshot, { ifMatch: ifMatch(request), now: app.now(), actor: request.principal, guard: guardFor(request), restoredFromId: revision.id })
     return reload(db, request, reply, request.params.id)
   }))
 }

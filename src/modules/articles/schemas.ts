@@ -4,6 +4,7 @@ import { anyOfQuery } from '../../http/filters.js'
 import { sortQuery } from '../../http/pagination.js'
 import { DateTimeSchema, FieldsQuery, IdSchema, PaginationQuery, SlugSchema, ref } from '../../http/schemas.js'
 import { AuthorSchema } from '../authors/schemas.js'
+import { CorrectionNoteSchema } from '../corrections/schemas.js'
 import { PhotoSchema } from '../photos/schemas.js'
 import { NullableText } from '../taxonomy/schemas.js'
 import { SectionSchemas, TagSchemas } from '../taxonomy/schemas.js'
@@ -79,13 +80,15 @@ const articleProperties = {
   standfirst: Nullable(Type.String({ examples: [STANDFIRST] })),
   dateline: Nullable(Type.String({ description: 'Where the story was filed, e.g. "ISLAMABAD".', examples: ['KARACHI'] })),
   body: Type.Array(ref(BlockSchema), { description: 'Not in lists unless `fields` asks for it. A reader who may not see the article a `related` block names gets the body without that block, as `relatedArticleIds` leaves it out.' }),
-  bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. A photo is a `<figure class="photo">`: a `<picture>` with a WebP `<source>`, `srcset` of every rendition, `sizes`, `width`, `height`, `alt` and `loading="lazy"`, then a `<figcaption>` with the credit in `<span class="credit">`. Not in lists unless `fields` asks for it.' }),
+  bodyHtml: Type.String({ description: 'Read-only HTML of the body, safe to insert into a page. A photo is a `<figure class="photo">`: a `<picture>` with a WebP `<source>`, `srcset` of every rendition, `sizes`, `width`, `height`, `alt` and `loading="lazy"`, then a `<figcaption>` with the credit in `<span class="credit">`. An article with corrections ends with `<aside class="corrections"><h2>Corrections</h2>` and one `<p><time datetime="…">…</time> text</p>` a correction, oldest first, the text escaped. Not in lists unless `fields` asks for it.' }),
+  corrections: Type.Array(ref(CorrectionNoteSchema), { description: 'Corrections appended by editors, oldest first (`POST /v1/articles/{id}/corrections`). Not in lists unless `fields` asks for it.' }),
   excerpt: Type.String({ examples: [STANDFIRST] }),
   status: Status,
   publishedAt: Nullable(ref(DateTimeSchema)),
   firstPublishedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'When the article first went public (while scheduled for the first time: when it will). Set once: publishing again after an unpublish or archive restores it as `publishedAt` unless the editor gives another time.' }),
   createdAt: ref(DateTimeSchema),
-  updatedAt: ref(DateTimeSchema),
+  updatedAt: Type.Unsafe<string>({ ...ref(DateTimeSchema), description: 'The last substantive update readers are told about: when an editor last saved with `substantiveUpdate: true` or added a correction, and otherwise `publishedAt` (whichever is later). An article that has been neither published nor updated in substance shows its `modifiedAt`. Typo fixes, comment counts and other technical changes do not move it.' }),
+  modifiedAt: Type.Optional(Type.Unsafe<string>({ ...ref(DateTimeSchema), description: 'Staff only: when anything about the article last changed (any edit, status change or correction).' })),
   authorIds: Type.Array(ref(IdSchema), { description: 'The byline, in order.' }),
   authors: Type.Optional(Type.Array(ref(AuthorSchema), { description: 'With `include=authors`; `include=authors.avatar` also embeds each author\'s `avatar` (a photo, or null).' })),
   leadPhotoId: Nullable(ref(IdSchema)),
@@ -111,7 +114,8 @@ export type Article = Static<typeof ArticleSchema>
 export const ArticleSummarySchema = Type.Object({
   ...articleProperties,
   body: Type.Optional({ ...articleProperties.body, description: 'Only with `fields=body`.' }),
-  bodyHtml: Type.Optional({ ...articleProperties.bodyHtml, description: 'Read-only HTML of the body. Only with `fields=bodyHtml`.' })
+  bodyHtml: Type.Optional({ ...articleProperties.bodyHtml, description: 'Read-only HTML of the body. Only with `fields=bodyHtml`.' }),
+  corrections: Type.Optional({ ...articleProperties.corrections, description: 'Corrections, oldest first. Only with `fields=corrections`.' })
 }, { $id: 'ArticleSummary', additionalProperties: false, description: 'An article in a list: everything but the body, unless `fields` asks for it.' })
 
 const Ids = (maxItems: number, description: string) =>
@@ -138,7 +142,10 @@ export const CreateArticleBody = Type.Object({
 }, { additionalProperties: false })
 export type CreateArticle = Static<typeof CreateArticleBody>
 
-export const UpdateArticleBody = Type.Partial(CreateArticleBody, { additionalProperties: false, minProperties: 1 })
+export const UpdateArticleBody = Type.Object({
+  ...Type.Partial(CreateArticleBody).properties,
+  substantiveUpdate: Type.Optional(Type.Boolean({ description: '`true` tells readers the story changed in substance: the article\'s `updatedAt` becomes now. Without it an edit moves only `modifiedAt` (staff), so fixing a typo does not present the story as updated.' }))
+}, { additionalProperties: false, minProperties: 1 })
 export type UpdateArticle = Static<typeof UpdateArticleBody>
 
 export const PublishBody = Type.Object({
@@ -151,7 +158,7 @@ export const PublishBody = Type.Object({
 // `authors.avatar` embeds the byline with each author's avatar photo (and implies `authors`).
 export const articleIncludes = ['authors', 'authors.avatar', 'leadPhoto', 'section', 'tags', 'relatedArticles'] as const
 export type ArticleInclude = (typeof articleIncludes)[number]
-export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'headline'] as const
+export const articleSorts = ['publishedAt', 'createdAt', 'updatedAt', 'modifiedAt', 'headline'] as const
 
 const IncludeQuery = Type.Optional(Type.String({ maxLength: 200, description: `Embed related objects: ${articleIncludes.join(', ')}.`, examples: ['authors,leadPhoto,section'] }))
 
@@ -182,9 +189,14 @@ export const RevisionSchema = Type.Object({
   articleId: ref(IdSchema),
   articleVersion: Type.Integer({ description: 'The article version this revision captured.' }),
   snapshot: Type.Object({}, { additionalProperties: true, description: 'The writable fields as they were.' }),
+  status: Type.Union([Status, Type.Null()], { description: 'The article\'s status when the change was made; null on revisions made before it was recorded.' }),
+  publishedAt: Type.Union([ref(DateTimeSchema), Type.Null()], { description: 'The article\'s `publishedAt` when the change was made; null when it had none, and on revisions made before it was recorded.' }),
+  changedFields: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'The API fields the change modified (e.g. `headline`, `body`, `seo`); empty when it changed none, null on revisions made before they were recorded.' }),
+  restoredFromId: Type.Union([ref(IdSchema), Type.Null()], { description: 'Set when the change restored another revision: that revision\'s id.' }),
   createdById: Nullable(ref(IdSchema)),
+  createdBy: Type.Union([Type.Object({ id: ref(IdSchema), name: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'Who made the change; null when unknown (a deleted user, or a change made without a user).' }),
   createdAt: ref(DateTimeSchema)
-}, { $id: 'Revision', additionalProperties: false })
+}, { $id: 'Revision', additionalProperties: false, description: 'A version of the article as it was before a change, and who made that change, when, and what it touched.' })
 
 export const RevisionParams = Type.Object({ id: ref(IdSchema), revisionId: ref(IdSchema) }, { additionalProperties: false })
 export const ListRevisionsQuery = Type.Object({ ...PaginationQuery.properties }, { additionalProperties: false })

@@ -6,7 +6,7 @@ import { unionAll } from 'drizzle-orm/pg-core'
 import type { Db } from '../../db/client.js'
 import { batched, insertRows, rowAfterInsert, rowsOf } from '../../db/batch.js'
 import { prepared } from '../../db/prepared.js'
-import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, slugRedirects, tags } from '../../db/schema.js'
+import { articleAuthors, articleBodyPhotos, articleRelated, articleRevisions, articleTags, articles, authors, sections, slugRedirects, tags, users } from '../../db/schema.js'
 import type { Principal } from '../../http/auth.js'
 import { assertVersion, type IfMatch } from '../../http/caching.js'
 import { AppError, notFound } from '../../http/errors.js'
@@ -22,7 +22,7 @@ import { missingTaxonomy } from '../taxonomy/service.js'
 import { assertNotReserved, dropRedirectsOf, slugChanged } from '../redirects/service.js'
 import { cleanBlocks, cleanInline, derived, photoIdsOf, relatedIdsOf } from './body.js'
 import { articleState, recordArticleChange } from './changes.js'
-import { fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
+import { effectiveStatus, fullColumns, linkColumns, needsBody, publicArticles, summaryColumns, type LoadedRow, type View } from './present.js'
 import type { Block, CreateArticle, ListArticles, UpdateArticle } from './schemas.js'
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)
@@ -35,7 +35,9 @@ function sortFields (q: string | undefined, staff: boolean): Record<string, Sort
     // branch of the keyset could never match, and leaving it out lets the index answer alone.
     publishedAt: { expr: articles.publishedAt, kind: 'date', nullable: staff },
     createdAt: { expr: articles.createdAt, kind: 'date' },
-    updatedAt: { expr: articles.updatedAt, kind: 'date' },
+    // As presented: the last substantive update, else the publication, else the last change.
+    updatedAt: { expr: sql`coalesce(greatest(${articles.contentUpdatedAt}, ${articles.publishedAt}), ${articles.updatedAt})`, kind: 'date' },
+    modifiedAt: { expr: articles.updatedAt, kind: 'date' },
     headline: { expr: articles.headline, kind: 'string' }
   }
   // float8 so the rank survives the round trip through a cursor exactly.
@@ -164,8 +166,11 @@ export async function getArticleRow (db: Db, by: { id: string } | { slug: string
   })
   const [found] = await statement.execute({ key: byId ? by.id : by.slug, now: view.now })
   if (!found) throw notFound('Article')
-  const { linkedAuthorIds, linkedTagIds, linkedRelatedIds, ...row } = found
-  return { ...row, links: { authorIds: linkedAuthorIds, tagIds: linkedTagIds, relatedArticleIds: linkedRelatedIds } } as LoadedRow
+  const { linkedAuthorIds, linkedTagIds, linkedRelatedIds, linkedCorrections, ...row } = found
+  // json_agg sends times as text.
+  const corrections = (typeof linkedCorrections === 'string' ? JSON.parse(linkedCorrections) as typeof linkedCorrections : linkedCorrections)
+    .map((c) => ({ ...c, publishedAt: new Date(c.publishedAt) }))
+  return { ...row, links: { authorIds: linkedAuthorIds, tagIds: linkedTagIds, relatedArticleIds: linkedRelatedIds }, corrections } as LoadedRow
 }
 
 // ---- writes ----------------------------------------------------------------------------
@@ -283,7 +288,7 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
       const fresh = { ...aloneDefaults, ...values, id, slug }
       return (await insertAlone(db)(fresh)) ? [rowAfterInsert<LoadedRow>(fullColumns, fresh)] : []
     })
-    return { id, row: { ...row, links: { authorIds: [], tagIds: [], relatedArticleIds: [] } } }
+    return { id, row: { ...row, links: { authorIds: [], tagIds: [], relatedArticleIds: [] }, corrections: [] } }
   }
   // Otherwise the answer is read after the links are written: the insert returns the id only.
   const id = await db.transaction(async (txn) => {
@@ -367,7 +372,13 @@ async function lockArticle (db: Db, id: string, ifMatch: IfMatch | undefined, gu
   return { current, authorIds }
 }
 
-export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: IfMatch, now: Date, actor: Principal | null, guard: Guard }) {
+/** The API fields whose value `after` changes (an update names only what it sets). */
+function changedFields (before: UpdateArticle, after: UpdateArticle): string[] {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+  return (Object.keys(after) as Array<keyof UpdateArticle>).filter((k) => k !== 'substantiveUpdate' && !same(before[k], after[k]))
+}
+
+export async function updateArticle (db: Db, id: string, input: UpdateArticle, opts: { ifMatch?: IfMatch, now: Date, actor: Principal | null, guard: Guard, restoredFromId?: string }) {
   return db.transaction(async (txn) => {
     const tx = txn as unknown as Db
     const { current, authorIds } = await lockArticle(tx, id, opts.ifMatch, opts.guard)
@@ -393,6 +404,7 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
         slug,
         ...(body !== undefined && { body }),
         ...(recompute && derived(body ?? before.body ?? [], standfirst ?? null)),
+        ...(input.substantiveUpdate === true && { contentUpdatedAt: opts.now }),
         version: current.version + 1,
         updatedAt: opts.now
       }).where(eq(articles.id, id))
@@ -406,7 +418,34 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
       await slugChanged(tx, 'article', id, current.slug, input.slug, state?.public === true, opts.now)
     }
     await writeLinks(tx, id, links)
-    await tx.insert(articleRevisions).values({ articleId: id, articleVersion: current.version, snapshot: before, createdById: opts.actor?.userId ?? null, createdAt: opts.now })
+    // What the change set, as stored (cleaned), against what was there.
+    const after: UpdateArticle = {
+      ...(input.headline !== undefined && { headline: columns.headline }),
+      ...(input.slug !== undefined && { slug: input.slug }),
+      ...(input.standfirst !== undefined && { standfirst: columns.standfirst }),
+      ...(input.dateline !== undefined && { dateline: columns.dateline }),
+      ...(body !== undefined && { body }),
+      ...(input.excerpt !== undefined && { excerpt: columns.customExcerpt }),
+      ...(input.authorIds !== undefined && { authorIds: input.authorIds }),
+      ...(input.leadPhotoId !== undefined && { leadPhotoId: input.leadPhotoId }),
+      ...(input.leadPhotoCaption !== undefined && { leadPhotoCaption: columns.leadPhotoCaption }),
+      ...(input.sectionId !== undefined && { sectionId: input.sectionId }),
+      ...(input.tagIds !== undefined && { tagIds: input.tagIds }),
+      ...(input.relatedArticleIds !== undefined && { relatedArticleIds: input.relatedArticleIds }),
+      ...(input.commentsOpen !== undefined && { commentsOpen: input.commentsOpen }),
+      ...(input.seo !== undefined && { seo: { title: columns.seoTitle !== undefined ? columns.seoTitle : before.seo?.title ?? null, description: columns.seoDescription !== undefined ? columns.seoDescription : before.seo?.description ?? null } })
+    }
+    await tx.insert(articleRevisions).values({
+      articleId: id,
+      articleVersion: current.version,
+      snapshot: before,
+      status: effectiveStatus(current, opts.now),
+      publishedAt: current.publishedAt,
+      changedFields: changedFields(before, after),
+      restoredFromId: opts.restoredFromId ?? null,
+      createdById: opts.actor?.userId ?? null,
+      createdAt: opts.now
+    })
     await recordArticleChange(tx, id, state, opts.now)
     return id
   })
@@ -479,8 +518,15 @@ export async function listRevisions (db: Db, articleId: string, { limit, cursor:
   const sort = parseSort('-articleVersion', { articleVersion: { expr: articleRevisions.articleVersion, kind: 'number' } }, '-articleVersion')
   const { where, orderBy } = keyset(sort, articleRevisions.id, decodeCursor(cursorRaw, sort))
   const ofArticle = eq(articleRevisions.articleId, articleId)
-  const rows = await db.select().from(articleRevisions).where(and(ofArticle, where)).orderBy(...orderBy).limit(limit + 1)
-  return paginate(rows, limit, sort, (r) => r.articleVersion, await totalOf(db, total, articleRevisions, ofArticle))
+  // Who made each change, by name: joined in the page's one query.
+  const rows = await db.select({ revision: articleRevisions, userName: users.name }).from(articleRevisions)
+    .leftJoin(users, eq(users.id, articleRevisions.createdById))
+    .where(and(ofArticle, where)).orderBy(...orderBy).limit(limit + 1)
+  const presented = rows.map(({ revision, userName }) => ({
+    ...revision,
+    createdBy: revision.createdById && userName !== null ? { id: revision.createdById, name: userName } : null
+  }))
+  return paginate(presented, limit, sort, (r) => r.articleVersion, await totalOf(db, total, articleRevisions, ofArticle))
 }
 
 export async function getRevision (db: Db, articleId: string, revisionId: string) {

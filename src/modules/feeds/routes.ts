@@ -112,7 +112,8 @@ const feedRoutes: Routes = async (app) => {
       title,
       link: absolute(request, '/'),
       language: config.SITE_LANGUAGE,
-      updated: articles[0]?.publishedAt ? new Date(articles[0].publishedAt) : new Date(0),
+      // The latest substantive update among the items (a correction counts), as each item's date.
+      updated: new Date(Math.max(0, ...articles.map((a) => Date.parse(a.updatedAt ?? a.publishedAt)))),
       generator: 'Dateline',
       copyright: `© ${config.SITE_TITLE}`,
       feedLinks: { rss: `${base}rss.xml`, atom: `${base}atom.xml`, json: `${base}feed.json` }
