@@ -212,7 +212,10 @@ export async function buildApp (options: AppOptions) {
     app.log.info('No REDIS_URL: rate limits, failed-authentication limits and the repeat-comment screen count on this instance alone; set REDIS_URL to share them between instances')
   }
   const redisPrefix = redisPrefixOf(config)
-  const contentKeys = new ContentKeyRegistry({ db: database.db, now: app.now, limit: config.CONTENT_KEY_RATE_LIMIT, redis, prefix: redisPrefix })
+  const contentKeys = new ContentKeyRegistry({
+    db: database.db, now: app.now, limit: config.CONTENT_KEY_RATE_LIMIT, redis, prefix: redisPrefix,
+    fresh: () => follower.lagMs <= maxLagSeconds * 1000
+  })
   follower.subscribe({ apply: (changes) => contentKeys.forget(changes.flatMap((c) => c.tags)), reset: () => contentKeys.clear() })
   app.addHook('onReady', async () => { contentKeys.start() })
   app.addHook('onClose', async () => contentKeys.stop())
@@ -225,6 +228,7 @@ export async function buildApp (options: AppOptions) {
     maxEntries: config.PUBLIC_CACHE_MAX_ENTRIES,
     maxBytes: config.PUBLIC_CACHE_MAX_MB * 1024 * 1024,
     varyOnOrigin: config.CORS_ORIGIN !== '*',
+    varyOnHost: config.PUBLIC_URL === undefined,
     keys: contentKeys,
     keyRequired: config.PUBLIC_READS === 'key',
     replicas,

@@ -59,6 +59,8 @@ t.test('admins make, list and revoke keys; the key is shown once and stored as a
   expectStatus(await call(h.app, 'DELETE', `/v1/content-keys/${made.id}`, { token: h.admin.token }), 204)
   t.ok(expectStatus(await call(h.app, 'GET', `/v1/content-keys/${made.id}`, { token: h.admin.token }), 200).revokedAt, 'revocation time shown')
   expectStatus(await call(h.app, 'DELETE', '/v1/content-keys/00000000-0000-4000-8000-000000000000', { token: h.admin.token }), 404)
+  const log = expectStatus(await call(h.app, 'GET', '/v1/changes', { token: h.editor.token, query: { after: '0' } }), 200)
+  t.match(log.data.find((c: Json) => c.event === 'content_key.revoked'), { entity: 'content_key', id: made.id }, 'the revocation is in the change log, which still reads')
 })
 
 t.test('a key reads published content as anonymous readers do, from the same cache', async (t) => {
@@ -200,6 +202,8 @@ t.test('PUBLIC_READS=key: reads need a key or a staff token, but feeds', async (
   t.equal((await call(h.app, 'GET', '/v1/articles', { token: key })).headers['x-cache'], 'hit', 'a key still reads from the cache')
   expectStatus(await call(h.app, 'GET', '/v1/articles', { token: h.author.token }), 200)
   t.equal((await call(h.app, 'GET', '/v1/feeds/rss.xml')).statusCode, 200, 'feeds stay open for feed readers')
+  t.equal((await call(h.app, 'GET', '/v1/sitemaps/index.xml')).statusCode, 200, 'so do sitemaps, for crawlers')
+  t.equal((await call(h.app, 'GET', `/media/${'0'.repeat(64)}/640.webp`)).statusCode, 404, 'and media files, which <img> tags load without a key')
   const comment = await call(h.app, 'POST', `/v1/articles/${story.id}/comments`, { body: { authorName: 'Reader', authorEmail: 'r@readers.test', body: 'Posting stays open.' } })
   t.equal(comment.statusCode, 201, 'readers still post comments')
 })

@@ -97,6 +97,9 @@ t.test('articles', async (t) => {
     t.match(body.detail, `reserved as a redirect to another article (redirect ${reserved.id})`)
     t.match(body.errors, [{ path: '/slug', in: 'body', message: /reserved as a redirect/ }])
     t.match(body.errors[0].message, reserved.id, 'names the redirect')
+    // A create with links (a byline) is written in a transaction of its own: the same rule.
+    const withByline = await call(h.app, 'POST', '/v1/articles', { token: h.editor.token, body: { headline: 'Another story', slug: 'flood-waters-recede', authorIds: [h.author.authorId] } })
+    problem(t, withByline, 409, 'SLUG_TAKEN')
 
     const other = await published('Another story')
     const patched = await call(h.app, 'PATCH', `/v1/articles/${other.id}`, { token: h.editor.token, body: { slug: 'flood-waters-recede' } })
@@ -124,6 +127,16 @@ t.test('articles', async (t) => {
     t.ok(deleted?.tags.includes(entityTag('article', article.id)), 'the release evicts the 301')
     const taker = await ok(t, h, 'POST', '/v1/articles', { headline: 'Something else', slug: 'sindh-floods-recede' })
     t.equal(taker.slug, 'sindh-floods-recede')
+  })
+
+  await t.test('a slug it had while public is kept when the article is renamed while down', async (t) => {
+    const story = await published('Budget vote delayed')
+    await ok(t, h, 'POST', `/v1/articles/${story.id}/unpublish`)
+    await ok(t, h, 'PATCH', `/v1/articles/${story.id}`, { slug: 'budget-vote-delayed-again' })
+    await ok(t, h, 'POST', `/v1/articles/${story.id}/publish`)
+    const res = await call(h.app, 'GET', '/v1/articles/by-slug/budget-vote-delayed')
+    t.equal(res.statusCode, 301, 'the slug readers knew leads to the article again')
+    t.match(res.headers.location, /\/v1\/articles\/by-slug\/budget-vote-delayed-again$/)
   })
 
   await t.test('a draft renamed leaves no redirect', async (t) => {

@@ -205,3 +205,16 @@ t.test('the news sitemap holds at most 1,000 articles, newest first; a scheduled
   t.equal(news[0].loc, `${SITE}/articles/${scheduled.slug}`, 'listed, newest, once due, with no job run')
   t.match((await call(h.app, 'GET', '/v1/sitemaps/articles/2026-11.xml')).body, scheduled.slug)
 })
+
+t.test('without PUBLIC_URL, links come from Host, and one host\'s answer is never served for another', async (t) => {
+  const h = await build(t, { env: { PUBLIC_CACHE: 'true' } })
+  const get = (host: string) => h.app.inject({ method: 'GET', url: '/v1/sitemaps/index.xml', headers: { host } })
+  const poisoned = await get('evil.example')
+  t.equal(poisoned.statusCode, 200)
+  t.match(poisoned.body, 'http://evil.example/v1/sitemaps/', 'built from the Host it was sent')
+  t.equal((await get('evil.example')).headers['x-cache'], 'hit', 'cached for that host')
+  const honest = await get('news.example.com')
+  t.notOk(honest.headers['x-cache'], 'not the other host\'s entry')
+  t.match(honest.body, 'http://news.example.com/v1/sitemaps/')
+  t.notMatch(honest.body, 'evil.example')
+})

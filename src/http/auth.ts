@@ -42,7 +42,9 @@ export type AuthOptions = {
 
 /** Reads that stay open when PUBLIC_READS=key: feed readers, crawlers and preview links send no keys. */
 export const OPEN_READS = ['/v1/feeds/', '/v1/sitemaps/', '/v1/previews/']
-export const isOpenRead = (url: string) => OPEN_READS.some((prefix) => url.startsWith(prefix))
+const isOpenRead = (url: string) => OPEN_READS.some((prefix) => url.startsWith(prefix))
+/** Whether PUBLIC_READS=key asks a read of this URL for a key: the API's, but the open ones (media files load in <img> tags, which send no key). */
+export const needsKey = (url: string) => url.startsWith('/v1/') && !isOpenRead(url)
 
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'
 
@@ -131,7 +133,7 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
       await touchToken(opts.db, token, opts.now())
     }
     if (access === 'public') {
-      if (opts.keyRequired && !request.principal && isRead(request.method) && !isOpenRead(request.url)) {
+      if (opts.keyRequired && !request.principal && isRead(request.method) && needsKey(request.url)) {
         throw unauthorized('This API needs a content key for reads: send `Authorization: Bearer <content key>`.')
       }
       return

@@ -22,7 +22,7 @@ import { TaggedStore, type Stored } from './tagged-store.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
 import { contentKeyOf, hashKey, type Admission, type ContentKeyRegistry } from '../modules/content-keys/registry.js'
-import { isOpenRead, rateLimitHeaders } from './auth.js'
+import { needsKey, rateLimitHeaders } from './auth.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +62,8 @@ export type PublicCacheOptions = {
   enabled: boolean
   /** CORS answers differ by Origin when only some origins are allowed: then it is part of the key. */
   varyOnOrigin: boolean
+  /** Links built from the Host header (no PUBLIC_URL): then it is part of the key. */
+  varyOnHost: boolean
   /** Read replicas, kept off while a write of ours is being applied. */
   replicas?: ReplicaSet
   /** Content keys this instance has checked: a key's read is a public read. */
@@ -138,7 +140,7 @@ export class PublicCache {
   private admit (method: string | undefined, url: string, headers: IncomingHttpHeaders): Admission | null | undefined | string {
     if (method !== 'GET' || !cacheablePath(url)) return undefined
     const authorization = headers.authorization
-    if (authorization === undefined) return this.opts.keyRequired && !isOpenRead(url) ? undefined : null
+    if (authorization === undefined) return this.opts.keyRequired && needsKey(url) ? undefined : null
     const secret = contentKeyOf(authorization)
     if (secret === undefined) return undefined
     const hash = hashKey(secret)
@@ -148,7 +150,10 @@ export class PublicCache {
 
   private keyOf (url: string, headers: IncomingHttpHeaders): string {
     const origin = this.opts.varyOnOrigin ? headers.origin : undefined
-    return origin === undefined ? url : `${url}\n${origin}`
+    // Without PUBLIC_URL, feeds and sitemaps build their links from Host: one host's
+    // answer must never be served for another's (a client chooses the Host it sends).
+    const key = this.opts.varyOnHost ? `${headers.host ?? ''}\n${url}` : url
+    return origin === undefined ? key : `${key}\n${origin}`
   }
 
   /**

@@ -295,6 +295,8 @@ export async function createArticle (db: Db, input: CreateArticle, actor: Princi
     const tx = txn as unknown as Db
     await assertReferences(tx, input, links)
     const plain = baseSlug(input.headline)
+    // A slug the client chose may not be another article's old one; a generated one skips them.
+    if (input.slug !== undefined) await assertNotReserved(tx, 'article', input.slug)
     const free = input.slug !== undefined || !(await isReserved(tx, 'article', plain)) ? plain : await generate(tx, 0)
     const row = await slugged(tx, free, (slug) => tx.insert(articles).values({ ...values, slug }).onConflictDoNothing().returning({ id: articles.id }))
     await writeLinks(tx, row.id, links, true)
@@ -414,8 +416,10 @@ export async function updateArticle (db: Db, id: string, input: UpdateArticle, o
     else {
       await assertNotReserved(tx, 'article', input.slug, id)
       await withSlug(tx, 'articles_slug_key', input.slug, async () => current.slug, write)
-      // The slug readers knew keeps leading here; one only staff saw is not kept.
-      await slugChanged(tx, 'article', id, current.slug, input.slug, state?.public === true, opts.now)
+      // The slug readers knew keeps leading here, also when the article is down for now (it had
+      // it while public); one only staff ever saw is not kept.
+      const wasPublic = state?.public === true || (current.firstPublishedAt !== null && current.firstPublishedAt <= opts.now)
+      await slugChanged(tx, 'article', id, current.slug, input.slug, wasPublic, opts.now)
     }
     await writeLinks(tx, id, links)
     // What the change set, as stored (cleaned), against what was there.

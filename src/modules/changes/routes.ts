@@ -10,7 +10,7 @@ import { Defaulted, errorResponses } from '../../http/schemas.js'
 const ChangeSchema = Type.Object({
   seq: Type.Integer({ description: 'Its position in the log: increasing, in commit order (numbers may be skipped).' }),
   at: Type.String({ format: 'date-time' }),
-  entity: Type.Union(['article', 'author', 'photo', 'section', 'tag', 'comment', 'redirect'].map((e) => Type.Literal(e))),
+  entity: Type.Union(['article', 'author', 'photo', 'section', 'tag', 'comment', 'redirect', 'content_key'].map((e) => Type.Literal(e))),
   id: Type.String({ format: 'uuid', description: 'The entity\'s id.' }),
   event: Type.String({ description: '`<entity>.<what>`: article.published, article.updated, article.unpublished, article.archived, article.deleted, author.created, section.updated, comment.approved, ...', examples: ['article.published'] }),
   tags: Type.Array(Type.String(), { description: 'The cache tags it evicts (as in `Surrogate-Key`).' }),

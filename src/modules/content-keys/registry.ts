@@ -28,6 +28,8 @@ type Window = { window: number, count: number, unsent: number }
 const WINDOW_MS = 60_000
 const SYNC_MS = 1000
 const TOUCH_MS = 60_000
+const MISS_MS = 5000
+const MAX_MISSES = 10_000
 
 /** The key in `Authorization: Bearer dlc_...`, or undefined when the header holds something else. */
 export function contentKeyOf (authorization: string | undefined): string | undefined {
@@ -36,12 +38,25 @@ export function contentKeyOf (authorization: string | undefined): string | undef
   return m ? m[1] : undefined
 }
 
-export type RegistryOptions = { db: Db, now: () => Date, limit: number, redis?: Redis, prefix: string }
+export type RegistryOptions = {
+  db: Db
+  now: () => Date
+  limit: number
+  redis?: Redis
+  prefix: string
+  /** Whether the change log is being read: if not, a revocation might be missed, so nothing is kept. */
+  fresh: () => boolean
+}
 
 export class ContentKeyRegistry {
   private readonly byHash = new Map<string, KnownKey>()
   private readonly windows = new Map<string, Window>()
   private readonly used = new Set<string>()
+  private readonly lookups = new Map<string, Promise<KnownKey | undefined>>()
+  /** Hashes that are no key, until when. */
+  private readonly misses = new Map<string, number>()
+  /** Moved by every change: a look-up that spans one does not remember its answer. */
+  private generation = 0
   private timers: NodeJS.Timeout[] = []
   private syncing = false
 
@@ -58,17 +73,38 @@ export class ContentKeyRegistry {
     await this.touch()
   }
 
-  /** A key already checked here, by its hash. */
-  known (hash: string): KnownKey | undefined { return this.byHash.get(hash) }
+  /** A key already checked here, by its hash (none while the change log is not being read). */
+  known (hash: string): KnownKey | undefined { return this.opts.fresh() ? this.byHash.get(hash) : undefined }
 
-  /** A key by its hash: from memory, or from the database (then remembered). */
-  async resolve (hash: string): Promise<KnownKey | undefined> {
-    const known = this.byHash.get(hash)
-    if (known) return known
+  /**
+   * A key by its hash: from memory, or from the database (then remembered). Concurrent look-ups
+   * of one hash share a query, and a hash found to be no key is remembered for a few seconds, so
+   * a flood of made-up keys costs the database little.
+   */
+  resolve (hash: string): Promise<KnownKey | undefined> {
+    const known = this.known(hash)
+    if (known) return Promise.resolve(known)
+    const missUntil = this.misses.get(hash)
+    if (missUntil !== undefined && missUntil > Date.now()) return Promise.resolve(undefined)
+    let lookup = this.lookups.get(hash)
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash))
+      this.lookups.set(hash, lookup)
+    }
+    return lookup
+  }
+
+  private async lookUp (hash: string): Promise<KnownKey | undefined> {
+    // A revocation applied while the query ran must not be undone by its (older) answer.
+    const generation = this.generation
     const row = await findActiveKey(this.opts.db, hash)
-    if (!row) return undefined
+    if (!row) {
+      if (this.misses.size >= MAX_MISSES) this.misses.clear()
+      this.misses.set(hash, Date.now() + MISS_MS)
+      return undefined
+    }
     const key = { id: row.id, origins: row.allowedOrigins, tag: entityTag('content_key', row.id) }
-    this.byHash.set(hash, key)
+    if (generation === this.generation && this.opts.fresh()) this.byHash.set(hash, key)
     return key
   }
 
@@ -76,9 +112,13 @@ export class ContentKeyRegistry {
   forget (tags: Iterable<string>) {
     const gone = new Set(tags)
     for (const [hash, key] of this.byHash) if (gone.has(key.tag)) this.byHash.delete(hash)
+    if (gone.size > 0) this.generation++
   }
 
-  clear () { this.byHash.clear() }
+  clear () {
+    this.byHash.clear()
+    this.generation++
+  }
 
   /** Whether a request with this key, from this Origin, may be answered now; counts it if so. */
   admit (key: KnownKey, origin: string | undefined): Admission {
