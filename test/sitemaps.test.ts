@@ -218,3 +218,14 @@ t.test('without PUBLIC_URL, links come from Host, and one host\'s answer is neve
   t.match(honest.body, 'http://news.example.com/v1/sitemaps/')
   t.notMatch(honest.body, 'evil.example')
 })
+
+t.test('a site with nothing to list: empty but valid sitemaps, not errors', async (t) => {
+  const h = await build(t)
+  for (const url of ['/v1/sitemaps/news.xml', '/v1/sitemaps/sections.xml', '/v1/sitemaps/tags.xml', '/v1/sitemaps/authors.xml', '/v1/sitemaps/index.xml']) {
+    const res = await call(h.app, 'GET', url)
+    t.equal(res.statusCode, 200, `${url}: 200`)
+    const doc = new XMLParser({ ignoreAttributes: false }).parse(res.body) as Json
+    t.ok(doc.urlset ?? doc.sitemapindex, `${url}: a urlset or a sitemapindex`)
+  }
+  t.match((await call(h.app, 'GET', '/v1/sitemaps/news.xml')).body, 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"')
+})

@@ -41,6 +41,9 @@ const fileName = (name: string, page: number) => (page === 1 ? `${name}.xml` : `
 /** Google News wants an ISO 639 code (zh-cn and zh-tw apart), not a full language tag. */
 const newsLanguage = (tag: string) => (/^zh-(cn|tw)$/i.test(tag) ? tag.toLowerCase() : tag.split('-')[0])
 
+const emptyUrlset = (news: boolean) => '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"' +
+  (news ? ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"' : '') + ' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"></urlset>'
+
 async function write (stream: SitemapStream | SitemapIndexStream, items: SitemapItemLoose[] | Array<{ url: string, lastmod?: string }>, log: FastifyRequest['log']) {
   for (const item of items) stream.write(item)
   stream.end()
@@ -77,8 +80,11 @@ export function sitemapsOf (app: Instance) {
       })
     }))
   }
-  const urlset = (request: FastifyRequest, items: SitemapItemLoose[], news = false) =>
-    write(new SitemapStream({ xmlns: { news, image: true, video: false, xhtml: false } }), items, request.log)
+  // The library refuses to end a sitemap with no URL in it (EmptySitemap), but an empty one is
+  // valid and is what a quiet news desk has: no article in the last two days.
+  const urlset = async (request: FastifyRequest, items: SitemapItemLoose[], news = false) => items.length === 0
+    ? emptyUrlset(news)
+    : write(new SitemapStream({ xmlns: { news, image: true, video: false, xhtml: false } }), items, request.log)
 
   return {
     async index (request: FastifyRequest) {
