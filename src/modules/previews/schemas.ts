@@ -35,7 +35,8 @@ export type CreatePreviewLink = Static<typeof CreatePreviewLinkBody>
 export const PreviewLinkParams = Type.Object({ id: ref(IdSchema), linkId: ref(IdSchema) }, { additionalProperties: false })
 export const ListPreviewLinksQuery = Type.Object({ ...PaginationQuery.properties }, { additionalProperties: false })
 
-// Any string: a malformed token is a 404 like an unknown one, never a 400 that tells them apart.
-export const PreviewParams = Type.Object({ token: Type.String({ description: 'The `token` of a preview link (`dlp_…`).', examples: ['dlp_q3Jc0m1yN8bXkz2uT5dA7fPqLr4sWv9eHg6iY0oKxZc'] }) }, { additionalProperties: false })
+// Any string (a path segment has one character at least): a malformed token is a 404 like an
+// unknown one, never a 400 that tells them apart.
+export const PreviewParams = Type.Object({ token: Type.String({ minLength: 1, description: 'The `token` of a preview link (`dlp_…`).', examples: ['dlp_q3Jc0m1yN8bXkz2uT5dA7fPqLr4sWv9eHg6iY0oKxZc'] }) }, { additionalProperties: false })
 
 export const previewSchemas = [PreviewLinkSchema, CreatedPreviewLinkSchema]
