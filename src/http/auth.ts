@@ -7,7 +7,7 @@ import type { Db } from '../db/client.js'
 import { AppError } from './errors.js'
 import { findActiveToken, hashToken, touchToken } from '../modules/tokens/service.js'
 import type { FailureLimiter } from './failure-limiter.js'
-import { CONTENT_KEY_PREFIX, hashKey, type Admission, type ContentKeyRegistry, type KnownKey, type RateState } from '../modules/content-keys/registry.js'
+import { CONTENT_KEY_PREFIX, type Admission, type ContentKeyRegistry, type KnownKey, type RateState } from '../modules/content-keys/registry.js'
 
 export type Role = 'admin' | 'editor' | 'author'
 export type Principal = { userId: string, role: Role, authorId: string | null, tokenId: string }
@@ -85,7 +85,7 @@ export default fp(async function auth (app: FastifyInstance, opts: AuthOptions) 
     if (!admission) {
       const blockedFor = await opts.limiter.blockedFor(request.ip)
       if (blockedFor > 0) throw tooManyFailures(blockedFor)
-      const key = await opts.keys.resolve(hashKey(secret))
+      const key = await opts.keys.resolve(hashToken(secret))
       if (!key) {
         const wait = await opts.limiter.fail(request.ip)
         if (wait > 0) throw tooManyFailures(wait)

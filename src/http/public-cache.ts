@@ -21,7 +21,8 @@ import type { Applied, ChangeFollower } from '../modules/changes/follower.js'
 import { TaggedStore, type Stored } from './tagged-store.js'
 import { etagMatches } from './caching.js'
 import { compressBody, encodingFor, THRESHOLD, type Encoding } from './compression.js'
-import { contentKeyOf, hashKey, type Admission, type ContentKeyRegistry } from '../modules/content-keys/registry.js'
+import { hashToken } from '../modules/tokens/service.js'
+import { contentKeyOf, type Admission, type ContentKeyRegistry } from '../modules/content-keys/registry.js'
 import { needsKey, rateLimitHeaders } from './auth.js'
 
 declare module 'fastify' {
@@ -143,7 +144,7 @@ export class PublicCache {
     if (authorization === undefined) return this.opts.keyRequired && needsKey(url) ? undefined : null
     const secret = contentKeyOf(authorization)
     if (secret === undefined) return undefined
-    const hash = hashKey(secret)
+    const hash = hashToken(secret)
     const key = this.opts.keys.known(hash)
     return key ? this.opts.keys.admit(key, headers.origin) : hash
   }

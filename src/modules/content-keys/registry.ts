@@ -8,14 +8,12 @@
 // - Requests are counted per key in fixed windows of a minute. With Redis, each instance adds its
 //   counts to the key's shared counter every second and takes back the total, so the limit holds
 //   across instances to within a second's traffic; without it, each instance counts alone.
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Db } from '../../db/client.js'
 import { entityTag } from '../../lib/cache-tags.js'
 import { findActiveKey, touchKeys } from './service.js'
 
 export const CONTENT_KEY_PREFIX = 'dlc_'
-export const hashKey = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 export type KnownKey = { id: string, origins: string[], tag: string }
 export type Admission =

@@ -7,7 +7,8 @@ import { notFound } from '../../http/errors.js'
 import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/pagination.js'
 import { entityTag } from '../../lib/cache-tags.js'
 import { recordChange } from '../changes/record.js'
-import { CONTENT_KEY_PREFIX, hashKey } from './registry.js'
+import { hashToken } from '../tokens/service.js'
+import { CONTENT_KEY_PREFIX } from './registry.js'
 
 const columns = {
   id: contentKeys.id,
@@ -30,7 +31,7 @@ export async function createContentKey (db: Db, input: { label: string, allowedO
   const secret = CONTENT_KEY_PREFIX + randomBytes(32).toString('base64url')
   const [row] = await db.insert(contentKeys).values({
     label: input.label.trim(),
-    keyHash: hashKey(secret),
+    keyHash: hashToken(secret),
     prefix: secret.slice(0, 10),
     allowedOrigins: (input.allowedOrigins ?? []).map((o) => o.toLowerCase()),
     createdById

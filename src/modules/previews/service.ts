@@ -1,6 +1,6 @@
 // Preview links: unguessable, expiring links to an article's current version, for reviewers
 // without a staff token. Like API tokens, the secret is shown once and only its SHA-256 is kept.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { and, eq, gt, isNull } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { previewLinks, users } from '../../db/schema.js'
@@ -9,12 +9,12 @@ import { decodeCursor, keyset, paginate, parseSort, totalOf } from '../../http/p
 import { getArticleRow, type Guard } from '../articles/service.js'
 import type { LoadedRow } from '../articles/present.js'
 import type { CreatePreviewLink } from './schemas.js'
+import { hashToken } from '../tokens/service.js'
 
 export const PREVIEW_PREFIX = 'dlp_'
 /** 256 random bits, base64url (43 characters), behind a prefix that secret scanners can spot. */
 export const newPreviewSecret = () => PREVIEW_PREFIX + randomBytes(32).toString('base64url')
 const SECRET_SHAPE = /^dlp_[A-Za-z0-9_-]{43}$/
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 /** The one answer for every preview that cannot be shown: unknown, malformed, revoked, expired, gone. */
 export const previewNotFound = () => notFound('Preview')
@@ -68,7 +68,7 @@ export async function createPreviewLink (db: Db, articleId: string, input: Creat
   const secret = newPreviewSecret()
   const [row] = await db.insert(previewLinks).values({
     articleId: article.id,
-    tokenHash: hashSecret(secret),
+    tokenHash: hashToken(secret),
     label: input.label?.trim() || null,
     createdById: opts.userId,
     expiresAt: new Date(opts.now.getTime() + seconds * 1000),
@@ -104,7 +104,7 @@ export async function revokePreviewLink (db: Db, articleId: string, linkId: stri
  */
 export async function findPreview (db: Db, secret: string, now: Date): Promise<LoadedRow> {
   if (!SECRET_SHAPE.test(secret)) throw previewNotFound()
-  const hash = hashSecret(secret)
+  const hash = hashToken(secret)
   const [link] = await db.select({ tokenHash: previewLinks.tokenHash, articleId: previewLinks.articleId }).from(previewLinks)
     .where(and(eq(previewLinks.tokenHash, hash), isNull(previewLinks.revokedAt), gt(previewLinks.expiresAt, now)))
   if (!link || !timingSafeEqual(Buffer.from(link.tokenHash), Buffer.from(hash))) throw previewNotFound()
