@@ -1,6 +1,6 @@
 // The benchmark: npm run bench -- [--articles N] [--duration S] [--warmup S] [--connections 50]
 //                                  [--smoke] [--out FILE] [--seed TEXT] [--only key,key] [--keep-db] [--no-cache] [--db NAME]
-//                                  [--profile DIR]
+//                                  [--profile DIR] [--cluster [--instances 3]]
 //
 // 1. A fresh database: `dateline_bench` (or --db NAME) on the PostgreSQL server of DATABASE_URL (dropped and
 //    created again), or, without DATABASE_URL, an embedded PGlite database in a temporary DATA_DIR.
@@ -16,13 +16,17 @@
 // from its in-process public cache after the first one; --no-cache starts it with PUBLIC_CACHE=false
 // to measure the database paths instead.
 //
+// --cluster: the read scenarios through nginx in front of N instances, over a PostgreSQL primary and
+// a streaming replica of the run's own (Debian's pg_createcluster, as root), with Redis and one
+// media folder, as a newsroom that outgrows one server runs them; once with the replica taking the
+// anonymous reads, then again with every instance restarted on the primary alone.
+//
 // --smoke: a few hundred articles and one-second runs without warm-up, for CI; it exits with 1 when
 // a scenario gets an unexpected status or an error, or completes no request at all.
 // Child processes are stopped at the end, on errors and on Ctrl-C alike. Traffic stays on 127.0.0.1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,11 +40,12 @@ import { openDatabase } from '../src/db/client.js'
 import { createContentKey } from '../src/modules/content-keys/service.js'
 import { createToken } from '../src/modules/tokens/service.js'
 import { createUser } from '../src/modules/users/service.js'
+import { createCluster, createReplica } from '../test/pg-clusters.js'
+import { freePort, HOST, need, startNginx } from './balancer.js'
 import { seed, type SeedResult, type SeedTarget } from './seed.js'
 import { webhookFanOut, type FanOutResult } from './webhook-fanout.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const HOST = '127.0.0.1'
 const INCLUDE = 'include=authors,leadPhoto,section,tags'
 
 // ---- options -------------------------------------------------------------------------------
@@ -58,7 +63,9 @@ const { values: argv } = parseArgs({
     db: { type: 'string', default: 'dateline_bench' },
     'keep-db': { type: 'boolean', default: false },
     'no-cache': { type: 'boolean', default: false },
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
+    instances: { type: 'string', default: '3' }
   }
 })
 
@@ -80,10 +87,14 @@ const options = {
   connections: Math.floor(numberOption('connections', argv.connections, 50, 1)),
   seed: argv.seed,
   only: argv.only ? new Set(argv.only.split(',').map((s) => s.trim())) : undefined,
-  publicCache: !argv['no-cache']
+  publicCache: !argv['no-cache'],
+  /** --cluster: how many API instances run behind nginx; 0 without --cluster. */
+  instances: argv.cluster ? Math.floor(numberOption('instances', argv.instances, 3, 1)) : 0
 }
+const cluster = options.instances > 0
 /** Whether PostgreSQL runs on this machine, so its processes' CPU time can be read. */
 const localPostgres = (() => {
+  if (cluster) return true
   if (!process.env.DATABASE_URL) return false
   const host = new URL(process.env.DATABASE_URL).hostname
   return ['', 'localhost', '127.0.0.1', '[::1]'].includes(host)
@@ -98,6 +109,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const children = new Set<ChildProcess>()
 const temporary: string[] = []
+/** What else the run started (nginx, the PostgreSQL clusters of --cluster), undone last first. */
+const teardowns: Array<() => unknown> = []
+async function tearDown () {
+  for (const fn of teardowns.reverse()) await Promise.resolve().then(fn).catch((error) => log(`clean-up: ${error}`))
+  teardowns.length = 0
+}
 /** The servers' logs: removed after a clean run, kept (and named) after a failed one. */
 const logs: string[] = []
 
@@ -121,20 +138,9 @@ process.on('exit', () => { for (const c of children) if (!exited(c)) c.kill('SIG
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     log(`\n${signal}: stopping the servers`)
-    stopAll().finally(() => {
+    stopAll().then(tearDown).finally(() => {
       for (const file of temporary) rmSync(file, { recursive: true, force: true })
       process.exit(130)
-    })
-  })
-}
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const address = s.address()
-      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
 }
@@ -142,8 +148,8 @@ async function freePort (): Promise<number> {
 type Started = { child: ChildProcess, port: number, base: string, logFile: string }
 
 /** Starts a server: compiled JavaScript runs as is, TypeScript through tsx. */
-async function startProcess (name: string, script: string, env: NodeJS.ProcessEnv, readyPath: string): Promise<Started> {
-  const port = await freePort()
+async function startProcess (name: string, script: string, env: NodeJS.ProcessEnv, readyPath: string, port?: number): Promise<Started> {
+  port ??= await freePort()
   const logFile = path.join(os.tmpdir(), `dateline-bench-${name}-${process.pid}.log`)
   logs.push(logFile)
   const out = createWriteStream(logFile)
@@ -189,19 +195,22 @@ function tail (file: string, lines = 30): string {
 
 type Memory = { peakRssMb: number, hwmMb: number }
 
-function sampleMemory (pid: number) {
-  const file = `/proc/${pid}/status`
+/** Samples the processes' memory; with several (--cluster), the figures of the largest. */
+function sampleMemory (pids: number[]) {
   let peakRss = 0
   let hwm = 0
   const read = () => {
-    if (!existsSync(file)) return
-    try {
-      const status = readFileSync(file, 'utf8')
-      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
-      peakRss = Math.max(peakRss, kb('VmRSS'))
-      hwm = Math.max(hwm, kb('VmHWM'))
-    } catch {
-      // the process is gone
+    for (const pid of pids) {
+      const file = `/proc/${pid}/status`
+      if (!existsSync(file)) continue
+      try {
+        const status = readFileSync(file, 'utf8')
+        const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+        peakRss = Math.max(peakRss, kb('VmRSS'))
+        hwm = Math.max(hwm, kb('VmHWM'))
+      } catch {
+        // the process is gone
+      }
     }
   }
   read()
@@ -228,8 +237,8 @@ function procStat (pid: number | string): { name: string, seconds: number } | un
   }
 }
 
-/** The CPU time a process has used, in seconds; 0 where /proc cannot say. */
-const cpuSeconds = (pid: number): number => procStat(pid)?.seconds ?? 0
+/** The CPU time the processes have used together, in seconds; 0 where /proc cannot say. */
+const cpuSeconds = (pids: number[]): number => pids.reduce((sum, pid) => sum + (procStat(pid)?.seconds ?? 0), 0)
 
 /** The CPU time of each local PostgreSQL process, in seconds, by pid. */
 function postgresCpu (): Map<string, number> {
@@ -262,6 +271,8 @@ type Scenario = {
   expected?: (status: number) => boolean
   reference?: boolean
   note?: string
+  /** A write scenario: not run by --cluster, which measures reads. */
+  writes?: boolean
   /** A key for `--only` that selects several rows together (`sitemaps`). */
   group?: string
   /** Work running beside the load, started before each run and stopped after it. */
@@ -294,7 +305,7 @@ type ScenarioResult = {
   details?: Record<string, number>
 }
 
-async function measure (base: string, pid: number, scenario: Scenario): Promise<ScenarioResult> {
+async function measure (base: string, pids: number[], scenario: Scenario): Promise<ScenarioResult> {
   const run = async (duration: number) => {
     await scenario.prepare?.()
     // autocannon takes a fixed path from the URL (a top-level `path` option is ignored).
@@ -309,13 +320,13 @@ async function measure (base: string, pid: number, scenario: Scenario): Promise<
     }
   }
   if (options.warmup > 0) await run(options.warmup)
-  const stopSampling = sampleMemory(pid)
-  const cpuBefore = cpuSeconds(pid)
+  const stopSampling = sampleMemory(pids)
+  const cpuBefore = cpuSeconds(pids)
   // The reference never touches the database.
   const countDb = localPostgres && !scenario.reference
   const dbBefore = countDb ? postgresCpu() : new Map<string, number>()
   const { result: r, writes } = await run(options.duration)
-  const cpu = cpuSeconds(pid) - cpuBefore
+  const cpu = cpuSeconds(pids) - cpuBefore
   const dbCpu = countDb ? postgresCpuSince(dbBefore) : 0
   const memory = stopSampling()
   const expected = scenario.expected ?? ((s: number) => s >= 200 && s < 300)
@@ -366,7 +377,10 @@ type Targets = {
   sitemapMonth: { month: string, articles: number }
 }
 
-async function prepareDatabase (): Promise<{ target: SeedTarget, cleanup: () => Promise<void>, driver: 'pg' | 'pglite' }> {
+type Prepared = { target: SeedTarget, cleanup: () => Promise<void>, driver: 'pg' | 'pglite', replicaUrl?: string }
+
+async function prepareDatabase (): Promise<Prepared> {
+  if (cluster) return prepareReplicatedDatabase()
   const url = process.env.DATABASE_URL
   if (url) {
     const benchUrl = new URL(url)
@@ -402,6 +416,17 @@ async function prepareDatabase (): Promise<{ target: SeedTarget, cleanup: () => 
       await rm(dataDir, { recursive: true, force: true })
     }
   }
+}
+
+/** --cluster: a PostgreSQL primary and a streaming replica of this run's own, dropped at the end. */
+async function prepareReplicatedDatabase (): Promise<Prepared> {
+  if (process.getuid?.() !== 0) throw new Error('--cluster runs as root: its PostgreSQL clusters are made with pg_createcluster')
+  need('pg_createcluster', 'apt-get install postgresql-common postgresql')
+  const owner = { teardown: (fn: () => unknown) => { teardowns.push(fn) } }
+  const primary = await createCluster(owner, `dateline_bench_p_${process.pid}`)
+  const replica = await createReplica(owner, primary, `dateline_bench_r_${process.pid}`)
+  log(`PostgreSQL: primary on port ${primary.port}, streaming replica on port ${replica.port}`)
+  return { target: { url: primary.url }, driver: 'pg', replicaUrl: replica.url, cleanup: async () => {} }
 }
 
 /** An editor token, made through the services like `npm run token` does, and what the scenarios aim at. */
@@ -657,7 +682,7 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
       load: () => ({ method: 'GET', path: '/v1/sitemaps/index.xml' })
     },
     {
-      key: 'create', name: '8 POST article (editor)',
+      key: 'create', name: '8 POST article (editor)', writes: true,
       load: () => ({
         requests: [{
           setupRequest: (req) => {
@@ -674,7 +699,7 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
       })
     },
     {
-      key: 'comment', name: '9 POST comment (anonymous)', note: `${targets.commentArticles.length} published articles in turn`,
+      key: 'comment', name: '9 POST comment (anonymous)', writes: true, note: `${targets.commentArticles.length} published articles in turn`,
       load: () => ({
         requests: [{
           setupRequest: (req) => {
@@ -689,7 +714,7 @@ function scenarios (token: string, targets: Targets, extra: Extra): Scenario[] {
       })
     },
     {
-      key: 'update', name: '10 PATCH article (If-Match)', note: 'each connection edits its own article, If-Match from its last ETag',
+      key: 'update', name: '10 PATCH article (If-Match)', writes: true, note: 'each connection edits its own article, If-Match from its last ETag',
       // Every run edits articles of its own, with ETags read just before: the edits that a run
       // leaves in flight when it stops change versions that no later request relies on.
       prepare: async () => {
@@ -750,7 +775,7 @@ function table (results: ScenarioResult[]): string {
 async function main () {
   log(`Dateline benchmark: ${options.articles.toLocaleString('en-US')} articles, ${options.connections} connections, ` +
     `${options.warmup} s warm-up + ${options.duration} s per scenario, public cache ${options.publicCache ? 'on' : 'off'}${smoke ? ' (smoke)' : ''}`)
-  const { target, cleanup, driver } = await prepareDatabase()
+  const { target, cleanup, driver, replicaUrl } = await prepareDatabase()
   let clean = false
   try {
     log(`Database: ${'url' in target ? target.url : `PGlite in ${target.dataDir}`}`)
@@ -776,6 +801,10 @@ async function main () {
     delete serverEnv.DATA_DIR
     if ('url' in target) serverEnv.DATABASE_URL = target.url
     else serverEnv.DATA_DIR = target.dataDir
+    // Several instances share their limits through Redis and see one client behind nginx's hop.
+    if (cluster) Object.assign(serverEnv, { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `bench-${process.pid}:`, TRUST_PROXY: '1' })
+    // --cluster measures the reads twice: the replica taking anonymous reads, then the primary alone.
+    const passes = cluster ? [{ label: 'with the replica', env: { DATABASE_READ_URL: replicaUrl } }, { label: 'primary only', env: {} }] : [{ label: '', env: {} }]
 
     // Uploaded files go to a folder of this run's own.
     const mediaDir = await mkdtemp(path.join(os.tmpdir(), 'dateline-bench-media-'))
@@ -785,15 +814,28 @@ async function main () {
     log('Building the API server...')
     const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, encoding: 'utf8' })
     if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`)
-    log('Starting the API server...')
-    const api = await startProcess('api', 'dist/src/server.js', serverEnv, '/health/ready')
-    log(`  pid ${api.child.pid}, ${api.base}, log ${api.logFile}`)
+    const startInstances = (env: NodeJS.ProcessEnv, pass: number, ports: number[] = []) => Promise.all(Array.from({ length: Math.max(1, options.instances) }, (_, i) =>
+      startProcess(cluster ? `api-${i + 1}${pass > 0 ? `-pass-${pass + 1}` : ''}` : 'api', 'dist/src/server.js', env, '/health/ready', ports[i])))
+    log(cluster ? `Starting ${options.instances} API instances...` : 'Starting the API server...')
+    let instances = await startInstances({ ...serverEnv, ...passes[0].env }, 0)
+    for (const x of instances) log(`  pid ${x.child.pid}, ${x.base}, log ${x.logFile}`)
+    // The reference's port is known before it starts: nginx proxies /reference to it too.
+    const referencePort = await freePort()
+    let base = instances[0].base
+    if (cluster) {
+      const nginxDir = await mkdtemp(path.join(os.tmpdir(), 'dateline-bench-nginx-'))
+      temporary.push(nginxDir)
+      const balancer = await startNginx(nginxDir, instances.map((x) => x.port), { reference: referencePort })
+      teardowns.push(balancer.stop)
+      base = balancer.base
+      log(`  nginx at ${base}, round robin over the instances; /reference goes to the reference server`)
+    }
 
     // What the scenarios need from the running API.
     let etag = ''
     const sizes: Array<{ size: number, body: string }> = []
     for (const slug of targets.slugs.slice(0, 25)) {
-      const { res, body } = await getJson(`${api.base}/v1/articles/by-slug/${slug}?${INCLUDE}`)
+      const { res, body } = await getJson(`${base}/v1/articles/by-slug/${slug}?${INCLUDE}`)
       etag ||= res.headers.get('etag')!
       sizes.push({ size: Buffer.byteLength(body), body })
     }
@@ -803,49 +845,63 @@ async function main () {
     // 50,000 items deep, or half way down a list too short for that.
     const depth = targets.published >= 50_000 + 20 ? 50_000 : Math.floor(targets.published / 2)
     const walkStarted = performance.now()
-    const deep = await deepCursor(api.base, depth)
+    const deep = await deepCursor(base, depth)
     log(`  walked the cursor chain ${depth.toLocaleString('en-US')} items deep in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s`)
-    const fetchEtag = async (id: string) => (await getJson(`${api.base}/v1/articles/${id}`, { authorization: `Bearer ${token}` })).res.headers.get('etag')!
-    const rendition = await uploadPhoto(api.base, token)
+    const fetchEtag = async (id: string) => (await getJson(`${base}/v1/articles/${id}`, { authorization: `Bearer ${token}` })).res.headers.get('etag')!
+    const rendition = await uploadPhoto(base, token)
     log(`  uploaded a photo; scenario 11 serves ${rendition}`)
 
     log('Starting the reference server...')
-    const reference = await startProcess('reference', 'bench/reference-server.ts', { ...process.env, REFERENCE_BODY_FILE: referenceBodyFile }, '/health')
+    const reference = await startProcess('reference', 'bench/reference-server.ts', { ...process.env, REFERENCE_BODY_FILE: referenceBodyFile }, '/health', referencePort)
     log(`  pid ${reference.child.pid}, ${reference.base}, body ${median.size} bytes (median article page)`)
+    // Behind the balancer, the reference is measured through nginx too: it pays the same hop.
+    const referenceBase = cluster ? base : reference.base
 
     const prime = async (paths: string[]) => {
       const queue = [...paths]
       await Promise.all(Array.from({ length: 8 }, async () => {
-        for (let p = queue.shift(); p !== undefined; p = queue.shift()) await getJson(api.base + p)
+        for (let p = queue.shift(); p !== undefined; p = queue.shift()) await getJson(base + p)
       }))
     }
-    const list = scenarios(token, targets, { api: api.base, etag, deep, depth, terms: seeded.terms, fetchEtag, rendition, prime })
-      .filter((s) => !options.only || s.reference || options.only.has(s.key) || (s.group !== undefined && options.only.has(s.group)) || (s.key === 'reads' && options.only.has('under-edits')))
-    const results: ScenarioResult[] = []
-    for (const scenario of list) {
-      const proc = scenario.reference ? reference : api
-      log(`Running ${scenario.name}...`)
-      const result = await measure(proc.base, proc.child.pid!, scenario)
-      results.push(result)
-      log(`  ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms${result.unexpected ? `, ${result.unexpected} unexpected (${JSON.stringify(result.statusCodes)}, ${result.errors} errors)` : ''}`)
-      for (const p of [api, reference]) {
-        if (exited(p.child)) throw new Error(`A server (pid ${p.child.pid}) exited (${p.child.exitCode ?? p.child.signalCode}) during ${scenario.name}:\n${tail(p.logFile)}`)
+    const passResults: Array<{ label: string, results: ScenarioResult[] }> = []
+    for (const [n, pass] of passes.entries()) {
+      if (n > 0) {
+        // The same ports again, so nginx goes on balancing over them unchanged.
+        log(`Restarting the ${instances.length} instances, ${pass.label}...`)
+        await Promise.all(instances.map((x) => stopChild(x.child)))
+        instances = await startInstances({ ...serverEnv, ...pass.env }, n, instances.map((x) => x.port))
       }
-      // Let the requests still queued in the server finish before the next scenario starts.
-      await fetch(`${proc.base}${scenario.reference ? '/health' : '/health/ready'}`).catch(() => {})
-      await new Promise((r) => setTimeout(r, 500))
+      if (cluster) log(`Pass ${n + 1} of ${passes.length}: ${instances.length} instances behind nginx, ${pass.label}`)
+      const list = scenarios(token, targets, { api: base, etag, deep, depth, terms: seeded.terms, fetchEtag, rendition, prime })
+        .filter((s) => !(cluster && s.writes))
+        .filter((s) => !options.only || s.reference || options.only.has(s.key) || (s.group !== undefined && options.only.has(s.group)) || (s.key === 'reads' && options.only.has('under-edits')))
+      const results: ScenarioResult[] = []
+      for (const scenario of list) {
+        log(`Running ${scenario.name}...`)
+        const pids = (scenario.reference ? [reference] : instances).map((x) => x.child.pid!)
+        const result = await measure(scenario.reference ? referenceBase : base, pids, scenario)
+        results.push(result)
+        log(`  ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms${result.unexpected ? `, ${result.unexpected} unexpected (${JSON.stringify(result.statusCodes)}, ${result.errors} errors)` : ''}`)
+        for (const p of [...instances, reference]) {
+          if (exited(p.child)) throw new Error(`A server (pid ${p.child.pid}) exited (${p.child.exitCode ?? p.child.signalCode}) during ${scenario.name}:\n${tail(p.logFile)}`)
+        }
+        // Let the requests still queued in the servers finish before the next scenario starts.
+        await fetch(scenario.reference ? `${reference.base}/health` : `${base}/health/ready`).catch(() => {})
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      const ref = results.find((r) => r.key === 'reference')!
+      for (const r of results) r.ratioToReference = r === ref ? 1 : Math.round((r.reqPerSec / ref.reqPerSec) * 10_000) / 10_000
+      passResults.push({ label: pass.label, results })
     }
+    const results = passResults[0].results
     // Webhook fan-out: publishes delivered to three local receivers.
     let fanOut: FanOutResult | undefined
-    if (!options.only || options.only.has('webhooks')) {
+    if (!cluster && (!options.only || options.only.has('webhooks'))) {
       const publishes = smoke ? 30 : 1000
       log(`Running webhook fan-out: ${publishes} publishes to 3 receivers...`)
-      fanOut = await webhookFanOut({ base: api.base, adminToken, publishes, receivers: 3, log })
+      fanOut = await webhookFanOut({ base: base, adminToken, publishes, receivers: 3, log })
       log(`  ${fanOut.delivered} of ${fanOut.expected} delivered in ${fanOut.seconds.toFixed(1)} s, p99 ${fanOut.delayMs.p99} ms after the publish answered`)
     }
-
-    const ref = results.find((r) => r.key === 'reference')!
-    for (const r of results) r.ratioToReference = r === ref ? 1 : Math.round((r.reqPerSec / ref.reqPerSec) * 10_000) / 10_000
 
     // 12b against 12a, both measured in this run.
     const baselineReads = results.find((r) => r.key === 'reads')
@@ -873,15 +929,26 @@ async function main () {
         ? { ratio: readsUnderEdits.ratio, target: 0.8, cacheHitRatio: readsUnderEdits.edited.details?.cacheHitRatio, cacheHitRatioWithoutWrites: readsUnderEdits.baseline.details?.cacheHitRatio, writes: readsUnderEdits.edited.details?.writes }
         : undefined,
       webhookFanOut: fanOut,
+      // --cluster: the instances behind nginx, and each pass's results (the first pass's are `scenarios`).
+      cluster: cluster ? { instances: options.instances, passes: passResults.map((p) => ({ label: p.label, scenarios: p.results })) } : undefined,
       scenarios: results
     }
     await mkdir(path.dirname(outFile), { recursive: true })
     await writeFile(outFile, `${JSON.stringify(output, null, 2)}\n`)
 
-    const finalMemory = sampleMemory(api.child.pid!)()
-    process.stdout.write(`\n${table(results)}\n\n`)
-    process.stdout.write(`Driver ${driver}, public cache ${options.publicCache ? 'on' : 'off'}; seeded ${options.articles.toLocaleString('en-US')} articles in ${(seeded.ms / 1000).toFixed(1)} s; ` +
-      `reference body ${median.size} bytes; API server peak RSS (VmHWM) ${finalMemory.hwmMb} MB.\n`)
+    const finalMemory = sampleMemory(instances.map((x) => x.child.pid!))()
+    for (const pass of passResults) process.stdout.write(`\n${cluster ? `${options.instances} instances behind nginx, ${pass.label}:\n` : ''}${table(pass.results)}\n`)
+    process.stdout.write(`\nDriver ${driver}, public cache ${options.publicCache ? 'on' : 'off'}; seeded ${options.articles.toLocaleString('en-US')} articles in ${(seeded.ms / 1000).toFixed(1)} s; ` +
+      `reference body ${median.size} bytes; API server peak RSS (VmHWM) ${finalMemory.hwmMb} MB${cluster ? ' (the largest instance)' : ''}.\n`)
+    if (cluster) {
+      process.stdout.write(`Behind nginx: server CPU sums the ${options.instances} instances; the reference is reached through nginx too. Reads with the replica against the primary alone:\n`)
+      const [replicaPass, primaryPass] = passResults
+      for (const r of replicaPass.results) {
+        const other = primaryPass.results.find((x) => x.key === r.key)
+        if (!r.reqPerSec || !other?.reqPerSec || r.key === 'reference') continue
+        process.stdout.write(`  ${r.name}: ${r.reqPerSec.toFixed(0)} req/s with the replica, ${other.reqPerSec.toFixed(0)} primary only (${(r.reqPerSec / other.reqPerSec).toFixed(2)}x)\n`)
+      }
+    }
     if (front && deepResult) {
       process.stdout.write(`Page ${depth.toLocaleString('en-US')} items deep: p99 ${deepResult.latencyMs.p99} ms, against ${front.latencyMs.p99} ms for the first page.\n`)
     }
@@ -900,17 +967,18 @@ async function main () {
     process.stdout.write(`Load average (1 min) at the start ${loadAtStart[0].toFixed(2)}, at the end ${os.loadavg()[0].toFixed(2)}; ${os.cpus().length} CPUs.\n`)
     process.stdout.write(`Results: ${path.relative(process.cwd(), outFile)}\n`)
 
-    const bad = results.filter((r) => r.unexpected > 0 || r.requests === 0)
+    const bad = passResults.flatMap((p) => p.results).filter((r) => r.unexpected > 0 || r.requests === 0)
     clean = bad.length === 0 && (fanOut?.missing ?? 0) === 0
     if (fanOut && fanOut.missing > 0) log(`Webhook fan-out: ${fanOut.missing} deliveries never arrived`)
-    if (!clean) log(`Unexpected responses in: ${bad.map((r) => `${r.name} (${JSON.stringify(r.statusCodes)}, ${r.errors} errors)`).join('; ')}; server log: ${api.logFile}`)
+    if (!clean) log(`Unexpected responses in: ${bad.map((r) => `${r.name} (${JSON.stringify(r.statusCodes)}, ${r.errors} errors)`).join('; ')}; server logs: ${instances.map((x) => x.logFile).join(', ')}`)
     if (smoke && !clean) {
       process.exitCode = 1
-      log(tail(api.logFile))
+      for (const x of instances) log(tail(x.logFile))
     }
   } finally {
     if (clean) temporary.push(...logs)
     await stopAll()
+    await tearDown()
     await cleanup().catch((error) => log(`Could not remove the benchmark database: ${error}`))
     for (const file of temporary) await rm(file, { recursive: true, force: true }).catch(() => {})
   }
@@ -919,5 +987,6 @@ async function main () {
 main().catch(async (error) => {
   log(error instanceof Error ? (error.stack ?? error.message) : String(error))
   await stopAll()
+  await tearDown()
   process.exit(1)
 })
