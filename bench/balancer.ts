@@ -1,10 +1,12 @@
-// nginx (Debian's nginx-light) in front of API instances on this machine, as `npm run cluster` and
-// `npm run bench -- --cluster` run it: round robin over keep-alive connections, one proxy hop
-// (the instances run with TRUST_PROXY=1), and a read that fails on one instance tried on the next.
+// nginx (Debian's nginx-light) in front of API instances on this machine, as `npm run cluster`,
+// `npm run bench -- --cluster` and test/nginx.test.ts run it: deploy/nginx/dateline.conf, the
+// configuration the README shows, pointed at instances on loopback (which run with TRUST_PROXY=1).
 import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export const HOST = '127.0.0.1'
 
@@ -26,13 +28,33 @@ export function need (command: string, hint: string) {
 
 export type Balancer = { base: string, stop: () => Promise<void> }
 
+/** The site configuration the README shows, as deployments use it. */
+export const SITE_CONF = fileURLToPath(new URL('../deploy/nginx/dateline.conf', import.meta.url))
+
 /**
- * Starts nginx with its files in `dir`, balancing over the instances on `ports`. `reference`:
- * the port of a server that gets `/reference` (the benchmark's reference, behind the same proxy).
+ * deploy/nginx/dateline.conf for this machine: its upstream servers replaced by `ports`, its
+ * `listen` by a port of loopback, and (`reference`) `/reference` sent to another server.
+ */
+function siteFor (port: number, ports: number[], reference?: number): string {
+  const template = readFileSync(SITE_CONF, 'utf8')
+  const site = template
+    .replace(/(upstream dateline \{\n)(?:\s*server .*\n)+/, `$1${ports.map((p) => `  server ${HOST}:${p} max_fails=1 fail_timeout=5s;\n`).join('')}`)
+    .replace(/^ {2}listen 80;$/m, `  listen ${HOST}:${port};`)
+    .replace(/\n\}\n?$/, reference ? `\n  location = /reference { proxy_pass http://reference; }\n}\n` : '\n}\n')
+  const upstreams = site.match(new RegExp(`server ${HOST.replace(/\./g, '\\.')}:`, 'g'))?.length ?? 0
+  if (upstreams !== ports.length || !site.includes(`listen ${HOST}:${port};`)) throw new Error(`${SITE_CONF} no longer has the shape this script fills in`)
+  return (reference ? `upstream reference { server ${HOST}:${reference}; keepalive 64; }\n` : '') + site
+}
+
+/**
+ * Starts nginx with its files in `dir`, balancing over the instances on `ports` with
+ * deploy/nginx/dateline.conf. `reference`: the port of a server that gets `/reference` (the
+ * benchmark's reference, behind the same proxy).
  */
 export async function startNginx (dir: string, ports: number[], options: { reference?: number } = {}): Promise<Balancer> {
   need('nginx', 'apt-get install nginx-light')
   const port = await freePort()
+  await writeFile(path.join(dir, 'dateline.conf'), siteFor(port, ports, options.reference))
   const conf = `
 worker_processes 2;
 pid ${dir}/nginx.pid;
@@ -40,32 +62,14 @@ error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # A load generator keeps its connections: after nginx's default of 1,000 requests on one, it
+  # closes it under a request already sent, which the generator counts as an error.
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
-  upstream dateline {
-${ports.map((p) => `    server ${HOST}:${p} max_fails=1 fail_timeout=5s;`).join('\n')}
-    keepalive 64;
-  }
-${options.reference ? `  upstream reference { server ${HOST}:${options.reference}; keepalive 64; }\n` : ''}
-  server {
-    listen ${HOST}:${port};
-    client_max_body_size 30m;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    # The API sees one proxy hop (TRUST_PROXY=1): the client is the address nginx saw.
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    # A long list's Surrogate-Key and Cache-Tag take up to 4 KB each: more than nginx's default
-    # 4 KB for a response's headers (a 502 "upstream sent too big header").
-    proxy_buffer_size 16k;
-    proxy_buffers 8 16k;
-    location / {
-      proxy_pass http://dateline;
-      # A read that fails on one instance is tried on the next; a write is never sent twice.
-      proxy_next_upstream error timeout http_502 http_503;
-    }
-${options.reference ? '    location = /reference { proxy_pass http://reference; }\n' : ''}  }
-}`
+  include ${dir}/dateline.conf;
+}
+`
   // Started as root, nginx's workers run as nobody: they must reach the temporary files for
   // request bodies (uploads) inside `dir`.
   await chmod(dir, 0o755)

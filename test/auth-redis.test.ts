@@ -2,9 +2,10 @@
 // step a failure, under the deployment's own key prefix.
 import { randomInt } from 'node:crypto'
 import t from 'tap'
-import { build } from './helper.js'
+import { build, openTestDatabase } from './helper.js'
 import { redisMissing, testRedisUrl } from './redis-helpers.js'
 import { Redis } from 'ioredis'
+import { buildApp } from '../src/app.js'
 import { loadConfig, redisPrefixOf } from '../src/config.js'
 import { draftComment, postComment, publishedArticle } from './comments-helpers.js'
 
@@ -81,4 +82,20 @@ t.test('readiness reports Redis, and stays ready without it', { skip: await redi
   const none = await build(t, { database: up.database })
   const { changes: _none, ...noneReady } = (await none.app.inject('/health/ready')).json()
   t.same(noneReady, { status: 'ok', database: 'ok' }, 'no Redis configured, none reported')
+})
+
+t.test('the start says whether limits are shared: per instance without REDIS_URL', { skip: await redisMissing() }, async (t) => {
+  const { database } = await openTestDatabase(t)
+  await database.migrate()
+  const startLines = async (env: Record<string, string>) => {
+    const lines: string[] = []
+    const stream = { write: (line: string) => { lines.push(JSON.parse(line).msg) } }
+    const app = await buildApp({ config: loadConfig({ MEDIA_DIR: t.testdir(), WEBHOOK_DISPATCH: 'false', ...env }), database, logger: { level: 'info', stream } })
+    await app.ready()
+    await app.close()
+    return lines
+  }
+  const alone = /^No REDIS_URL: rate limits, failed-authentication limits and the repeat-comment screen count on this instance alone/
+  t.ok((await startLines({})).some((line) => alone.test(line)), 'without REDIS_URL: said once at start')
+  t.notOk((await startLines({ REDIS_URL: testRedisUrl })).some((line) => alone.test(line)), 'with it: not said')
 })
