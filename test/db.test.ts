@@ -10,6 +10,8 @@ import { sections } from '../src/db/schema.js'
 import { ConfigError, loadConfig } from '../src/config.js'
 import { openTestDatabase, testDatabaseUrl } from './helper.js'
 import { buildApp } from '../src/app.js'
+import { createToken } from '../src/modules/tokens/service.js'
+import { createUser } from '../src/modules/users/service.js'
 
 t.test('the embedded database is created (parents too), migrated, and keeps its data', { skip: !!testDatabaseUrl && 'PGlite only' }, async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'dateline-db-'))
@@ -50,6 +52,25 @@ t.test('a pool of one connection migrates and serves (the migration has a connec
   const res = await app.inject('/v1/articles')
   t.equal(res.statusCode, 200, res.body)
   t.equal((await app.inject('/health/ready')).statusCode, 200)
+
+  // Writes too, several at once, beside the change log's follower: nothing holds the one
+  // connection for good (a LISTEN on it would leave every request waiting).
+  const editor = await createUser(database.db, { name: 'Pool Editor', email: 'pool.editor@example.test', role: 'editor', authorId: null })
+  const { secret } = await createToken(database.db, { userId: editor.id, label: 'pool of one' })
+  const headers = { authorization: `Bearer ${secret}` }
+  const created = await Promise.all([1, 2, 3].map((n) => app.inject({ method: 'POST', url: '/v1/articles', headers, payload: { headline: `Story ${n} on one connection`, body: [{ type: 'paragraph', text: 'Text.' }] } })))
+  t.same(created.map((r) => r.statusCode), [201, 201, 201])
+  const ids = created.map((r) => r.json().id as string)
+  const [published, reads] = await Promise.all([
+    Promise.all(ids.map((id) => app.inject({ method: 'POST', url: `/v1/articles/${id}/publish`, headers }))),
+    Promise.all([1, 2, 3, 4].map(() => app.inject('/v1/sections')))
+  ])
+  t.same(published.map((r) => r.statusCode), [200, 200, 200])
+  t.same(reads.map((r) => r.statusCode), [200, 200, 200, 200])
+  const comment = await app.inject({ method: 'POST', url: `/v1/articles/${ids[0]}/comments`, payload: { authorName: 'Rita Reader', authorEmail: 'rita@reader.test', body: 'A remark on one connection.' } })
+  t.equal(comment.statusCode, 201, comment.body)
+  const list = (await app.inject('/v1/articles?limit=10')).json()
+  t.same(list.data.map((a: { id: string }) => a.id).sort(), [...ids].sort(), 'the three are public')
 })
 
 t.test('the firstPublishedAt migration fills in the articles that had gone public', async (t) => {
