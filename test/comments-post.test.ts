@@ -353,10 +353,17 @@ t.test('flood control per client: the sixth comment in a minute is a 429 and sto
   t.equal(h.config.COMMENT_RATE_PER_CLIENT, 5, 'the default')
   const article = await publishedArticle(h)
   const address = freshAddress()
-  for (let i = 0; i < 5; i++) await posted(h.app, article.id, {}, { address })
+  const first = await postComment(h.app, article.id, draftComment(), { address })
+  expectStatus(first, 201)
+  // The IETF RateLimit fields: both limits with their quotas, and what is left of each.
+  t.equal(first.headers['ratelimit-policy'], '"comment-client";q=5;w=60, "comment-article";q=20;w=60')
+  t.match(first.headers.ratelimit, /^"comment-client";r=4;t=(60|59), "comment-article";r=19;t=(60|59)$/)
+  for (let i = 0; i < 4; i++) await posted(h.app, article.id, {}, { address })
   const before = await totalComments(h)
   const res = await postComment(h.app, article.id, draftComment(), { address })
   const problem = expectStatus(res, 429)
+  t.match(res.headers.ratelimit, /^"comment-client";r=0;t=\d+$/, 'the 429 names the limit it met, and the article\'s is not counted')
+  t.equal(res.headers['ratelimit-policy'], '"comment-client";q=5;w=60')
   t.match(problem, { status: 429, code: 'RATE_LIMITED' })
   t.match(res.headers['content-type'], /^application\/problem\+json/)
   const retry = Number(res.headers['retry-after'])
@@ -375,6 +382,15 @@ t.test('flood control per client: the sixth comment in a minute is a 429 and sto
   t.pass('the next /64 is another client')
 })
 
+t.test('flood control counts a concurrent burst one by one: the limit gets through, the rest is refused', async (t) => {
+  const article = await publishedArticle(h)
+  const address = freshAddress()
+  const burst = await Promise.all(Array.from({ length: 8 }, () => postComment(h.app, article.id, draftComment(), { address })))
+  t.strictSame(burst.map((r) => r.statusCode).sort(), [201, 201, 201, 201, 201, 429, 429, 429], 'five in, three refused (not all eight)')
+  const left = burst.filter((r) => r.statusCode === 201).map((r) => Number(/^"comment-client";r=(\d+)/.exec(String(r.headers.ratelimit))?.[1])).sort()
+  t.strictSame(left, [0, 1, 2, 3, 4], 'each answer says what it left')
+})
+
 t.test('flood control per article: past COMMENT_RATE_PER_ARTICLE a minute, a 429 for everyone', async (t) => {
   t.equal(h.config.COMMENT_RATE_PER_ARTICLE, 20)
   const article = await publishedArticle(h)
@@ -383,6 +399,7 @@ t.test('flood control per article: past COMMENT_RATE_PER_ARTICLE a minute, a 429
   const res = await postComment(h.app, article.id, draftComment())
   t.match(expectStatus(res, 429), { code: 'RATE_LIMITED' })
   t.ok(Number(res.headers['retry-after']) >= 1, 'Retry-After given')
+  t.match(res.headers.ratelimit, /^"comment-client";r=4;t=\d+, "comment-article";r=0;t=\d+$/, 'the article\'s limit is the one met')
   expectStatus(await postComment(h.app, article.id.toUpperCase(), draftComment()), 429)
   t.equal(await totalComments(h), before, 'nor through another spelling of the id')
   const address = freshAddress()

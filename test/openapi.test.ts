@@ -95,3 +95,33 @@ t.test('what generated clients rely on', async (t) => {
   t.ok(byId('getArticle').parameters!.find((p) => p.name === 'id')!.example, 'an id parameter has an example')
   t.strictSame(doc.components.schemas.Slug.examples, ['flood-waters-recede-in-sindh'])
 })
+
+t.test('who may call what, and the limits answers carry', async (t) => {
+  const doc = JSON.parse(await generateOpenApi())
+  type Op = { operationId?: string, security?: Array<Record<string, unknown>>, responses: Record<string, { headers?: Record<string, { $ref: string }> }> }
+  const ops = Object.values(doc.paths as Record<string, Record<string, Op>>).flatMap((methods) => Object.entries(methods).map(([method, op]) => ({ method, op })))
+  const byId = (id: string) => ops.find((x) => x.op.operationId === id)!.op
+  const schemes = (op: Op) => (op.security ?? []).map((s) => Object.keys(s)[0] ?? 'none')
+
+  // Public reads take a content key (Fastify's HEAD route for a GET shares its schema object, and
+  // once made them look like writes); public writes do not; staff routes take tokens only.
+  t.strictSame(schemes(byId('listArticles')), ['none', 'contentKey', 'bearerAuth'])
+  t.strictSame(schemes(byId('getArticleBySlug')), ['none', 'contentKey', 'bearerAuth'])
+  t.strictSame(schemes(byId('postComment')), ['none', 'bearerAuth'])
+  t.strictSame(schemes(byId('listContentKeys')), ['bearerAuth'])
+  const publicReads = ops.filter((x) => x.method === 'get' && schemes(x.op).includes('none'))
+  t.ok(publicReads.length > 20, `${publicReads.length} public reads`)
+  for (const { op } of publicReads) t.ok(schemes(op).includes('contentKey'), `${op.operationId} takes a content key`)
+
+  const refs = (op: Op, status: string) => Object.keys(op.responses[status]?.headers ?? {})
+  t.strictSame(refs(byId('postComment'), '201').filter((h) => h.startsWith('RateLimit')), ['RateLimit-Policy', 'RateLimit'], 'a comment\'s limits, on its 201')
+  t.strictSame(refs(byId('postComment'), '429'), ['RateLimit-Policy', 'RateLimit', 'Retry-After'], 'and its 429')
+  t.strictSame(refs(byId('getPreview'), '200'), ['RateLimit-Policy', 'RateLimit'])
+  t.strictSame(refs(byId('listArticles'), '200'), ['RateLimit-Policy', 'RateLimit'], 'a content key\'s limit, on public reads')
+  t.strictSame(refs(byId('createArticle'), '201').filter((h) => h.startsWith('RateLimit')), [], 'none on a staff write')
+  for (const { op } of ops) {
+    for (const status of ['429', '503']) if (op.responses[status]) t.ok(refs(op, status).includes('Retry-After'), `${op.operationId} ${status} says Retry-After`)
+  }
+  t.notOk(JSON.stringify(doc).includes('x-rate-limited'), 'the marker does not leak into the document')
+  for (const name of ['RateLimit-Policy', 'RateLimit', 'Retry-After']) t.ok(doc.components.headers[name], `header ${name} is a component`)
+})

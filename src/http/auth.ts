@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Db } from '../db/client.js'
 import { AppError } from './errors.js'
+import { rateLimitFields } from './rate-limit.js'
 import { findActiveToken, hashToken, touchToken } from '../modules/tokens/service.js'
 import type { FailureLimiter } from './failure-limiter.js'
 import { CONTENT_KEY_PREFIX, type Admission, type ContentKeyRegistry, type KnownKey, type RateState } from '../modules/content-keys/registry.js'
@@ -49,10 +50,10 @@ export const needsKey = (url: string) => url.startsWith('/v1/') && !isOpenRead(u
 const isRead = (method: string) => method === 'GET' || method === 'HEAD'
 
 /** The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers) of a content key's limit. */
-export const rateLimitHeaders = (rate: RateState): [string, string, string, string] => [
-  'ratelimit-policy', `"content-key";q=${rate.limit};w=60`,
-  'ratelimit', `"content-key";r=${Math.max(0, rate.remaining)};t=${rate.resetSeconds}`
-]
+export const rateLimitHeaders = (rate: RateState): [string, string, string, string] => {
+  const fields = rateLimitFields([{ policy: 'content-key', windowSeconds: 60, ...rate }])
+  return ['ratelimit-policy', fields['ratelimit-policy'], 'ratelimit', fields.ratelimit]
+}
 
 const challenge = 'Bearer realm="dateline"'
 

@@ -21,7 +21,9 @@ function documentShared (route: RouteOptions) {
   add(400)
   if (access === undefined) return
   // A content key reads what anonymous callers read (and, with PUBLIC_READS=key, must be sent).
-  schema.security = access !== 'public' ? [{ bearerAuth: [] }] : methods.includes('GET') ? [{}, { contentKey: [] }, { bearerAuth: [] }] : [{}, { bearerAuth: [] }]
+  // Fastify's HEAD route for a GET shares its schema object: a read either way.
+  const read = methods.includes('GET') || methods.includes('HEAD')
+  schema.security = access !== 'public' ? [{ bearerAuth: [] }] : read ? [{}, { contentKey: [] }, { bearerAuth: [] }] : [{}, { bearerAuth: [] }]
   // Any request may carry a bad token, and any may meet a database outage.
   add(401); add(429); add(503)
   // Public routes too: a content key is refused on a write, and from an origin it does not allow.
@@ -37,6 +39,22 @@ function documentShared (route: RouteOptions) {
 
 /** Marks a write that takes an Idempotency-Key (src/http/idempotency.ts). */
 const IDEMPOTENT = 'x-idempotent'
+
+/** Marks a route with limits of its own (src/http/rate-limit.ts, enforceLimits): its answers carry the RateLimit fields. */
+export const RATE_LIMITED = 'x-rate-limited'
+
+const rateLimitHeaders = {
+  'RateLimit-Policy': {
+    description: 'The limits this request counted against (IETF draft-ietf-httpapi-ratelimit-headers): each a name with its quota `q` and window `w` in seconds, such as `"comment-client";q=5;w=60`. Sent by routes with limits of their own, and on reads with a content key (`"content-key"`).',
+    schema: { type: 'string' }
+  },
+  RateLimit: {
+    description: 'What is left of each limit in `RateLimit-Policy`: `r` requests remaining, reset in `t` seconds, such as `"comment-client";r=4;t=60`.',
+    schema: { type: 'string' }
+  },
+  'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'string', pattern: '^[0-9]+$' } }
+}
+const headerRef = (name: keyof typeof rateLimitHeaders) => ({ $ref: `#/components/headers/${name}` })
 
 const idempotencyKey = {
   name: 'Idempotency-Key',
@@ -57,7 +75,7 @@ export const OPTIONAL_BODY = 'x-optional-body'
 
 type Parameter = { schema?: { $ref?: string }, example?: unknown, $ref?: string }
 type Response = { description?: string, headers?: Record<string, unknown> }
-type Operation = { requestBody?: { required?: boolean }, parameters?: Parameter[], responses?: Record<string, Response>, [OPTIONAL_BODY]?: boolean, [IDEMPOTENT]?: boolean }
+type Operation = { requestBody?: { required?: boolean }, parameters?: Parameter[], responses?: Record<string, Response>, security?: Array<Record<string, unknown>>, [OPTIONAL_BODY]?: boolean, [IDEMPOTENT]?: boolean, [RATE_LIMITED]?: boolean }
 type Components = Record<string, { examples?: unknown[] }>
 
 // Finishing touches on the generated document: bodies that may be left out, and the example of
@@ -81,6 +99,15 @@ const finish: SwaggerTransformObject = (document) => {
           if (status === '409') op.responses![status] = { ...response, description: `${response.description}${inUseNote}` }
         }
       }
+      // Limited answers: RateLimit fields on a route's own limits (and on a content key's reads);
+      // Retry-After on every 429 and 503.
+      const limited = op[RATE_LIMITED] === true || (op.security ?? []).some((s) => 'contentKey' in s)
+      delete op[RATE_LIMITED]
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        const withLimits = limited && (status.startsWith('2') || status === '429')
+        if (withLimits) response.headers = { ...response.headers, 'RateLimit-Policy': headerRef('RateLimit-Policy'), RateLimit: headerRef('RateLimit') }
+        if (status === '429' || status === '503') response.headers = { ...response.headers, 'Retry-After': headerRef('Retry-After') }
+      }
       if (!op[OPTIONAL_BODY]) continue
       delete op[OPTIONAL_BODY]
       if (op.requestBody) op.requestBody.required = false
@@ -88,7 +115,7 @@ const finish: SwaggerTransformObject = (document) => {
   }
   const parts = (document.openapiObject.components ??= {}) as Record<string, unknown>
   parts.parameters = { ...(parts.parameters as object), IdempotencyKey: idempotencyKey }
-  parts.headers = { ...(parts.headers as object), IdempotentReplayed: idempotentReplayed }
+  parts.headers = { ...(parts.headers as object), IdempotentReplayed: idempotentReplayed, ...rateLimitHeaders }
   return document.openapiObject
 }
 

@@ -1,13 +1,14 @@
 // Reader comments: /v1/articles/{id}/comments for everyone, /v1/comments for moderators.
 import { tagResponse } from '../../http/public-cache.js'
 import { commentsTag, entityTag } from '../../lib/cache-tags.js'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import type { Db } from '../../db/client.js'
 import { committed } from '../../http/idempotency.js'
 import { hasRole } from '../../http/auth.js'
-import { tooManyRequests } from '../../http/rate-limit.js'
+import { RATE_LIMITED } from '../../http/openapi.js'
+import { enforceLimits } from '../../http/rate-limit.js'
 import { ifMatch, location } from '../../http/replies.js'
 import { IdParams, IdSchema, errorResponses, page, ref } from '../../http/schemas.js'
 import type { Routes } from '../../http/type-provider.js'
@@ -47,12 +48,11 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
     const perArticle = app.createRateLimit({
       max: opts.perArticle, timeWindow: 60_000, keyGenerator: (r) => `comment-article:${String((r.params as { id?: string }).id).toLowerCase()}`
     })
-    const floodControl = async (request: FastifyRequest) => {
-      for (const limit of [perClient, perArticle]) {
-        const result = await limit(request)
-        if (!result.isAllowed && result.isExceeded) throw tooManyRequests(result.ttl)
-      }
-    }
+    const limits = [
+      { policy: 'comment-client', windowSeconds: 60, check: perClient },
+      { policy: 'comment-article', windowSeconds: 60, check: perArticle }
+    ]
+    const floodControl = (request: FastifyRequest, reply: FastifyReply) => enforceLimits(request, reply, limits)
 
     app.get('/:id/comments', {
       config: { access: 'public' },
@@ -76,7 +76,7 @@ export function articleCommentRoutes (opts: CommentOptions): Routes {
       schema: {
         operationId: 'postComment', summary: 'Post a comment; it waits for moderation', tags,
         description: `Anyone may post. A new comment starts \`pending\` (clear spam goes to \`spam\`) and appears once an editor approves it. Replies (\`parentId\`) answer an approved comment of the same article and nest at most ${opts.maxDepth} levels deep.`,
-        params: IdParams, body: PostCommentBody, response: { 201: ref(CommentSchema), ...errorResponses(404, 409) }
+        params: IdParams, body: PostCommentBody, [RATE_LIMITED]: true, response: { 201: ref(CommentSchema), ...errorResponses(404, 409) }
       }
     }, async (request, reply) => {
       const clientHash = await opts.hashClient(request.ip)

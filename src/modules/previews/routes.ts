@@ -1,12 +1,12 @@
 // Preview links: staff make, list and revoke them under /v1/articles/{id}/preview-links; anyone
 // holding one reads the article's current version at /v1/previews/{token}, as a reader would.
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeIP } from '@fastify/rate-limit'
 import { Type } from 'typebox'
 import { setVersion } from '../../http/caching.js'
 import { fieldNames, parseFields, parseInclude } from '../../http/fields.js'
-import { OPTIONAL_BODY } from '../../http/openapi.js'
-import { tooManyRequests } from '../../http/rate-limit.js'
+import { OPTIONAL_BODY, RATE_LIMITED } from '../../http/openapi.js'
+import { enforceLimits } from '../../http/rate-limit.js'
 import { location } from '../../http/replies.js'
 import { IdParams, errorResponses, page, ref } from '../../http/schemas.js'
 import type { Routes } from '../../http/type-provider.js'
@@ -80,10 +80,7 @@ export function previewRoutes (opts: PreviewOptions): Routes {
     const perClient = app.createRateLimit({
       max: opts.perClient, timeWindow: 60_000, keyGenerator: async (r) => `preview-client:${await opts.hashClient(normalizeIP(r.ip))}`
     })
-    const limit = async (request: FastifyRequest) => {
-      const result = await perClient(request)
-      if (!result.isAllowed && result.isExceeded) throw tooManyRequests(result.ttl)
-    }
+    const limit = (request: FastifyRequest, reply: FastifyReply) => enforceLimits(request, reply, [{ policy: 'preview-client', windowSeconds: 60, check: perClient }])
 
     app.get('/:token', {
       config: { access: 'public' },
@@ -91,7 +88,7 @@ export function previewRoutes (opts: PreviewOptions): Routes {
       schema: {
         operationId: 'getPreview', summary: 'Read an article through a preview link, as readers will see it', tags,
         description: `No token needed: the link is the key. The article's current version (draft, scheduled or published; \`status\` says which) in the public representation, with \`bodyHtml\` and, unless \`include\` says otherwise, \`${DEFAULT_INCLUDE}\` embedded; no private field, and related stories only where readers may follow them. Never cached: \`Cache-Control: private, no-store\` and \`X-Robots-Tag: noindex\`. An unknown, malformed, revoked or expired link, or one whose article was deleted or archived, is the same 404. Reads are limited to \`PREVIEW_RATE_PER_CLIENT\` a minute per client (429 with \`Retry-After\`).`,
-        params: PreviewParams, querystring: GetArticleQuery, response: { 200: ref(ArticleSchema), ...errorResponses(404) }
+        params: PreviewParams, querystring: GetArticleQuery, [RATE_LIMITED]: true, response: { 200: ref(ArticleSchema), ...errorResponses(404) }
       }
     }, async (request, reply) => {
       // The primary, not a replica: a link just made, and the edit just saved, must show.
