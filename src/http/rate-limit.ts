@@ -1,6 +1,6 @@
 // Rate limits with @fastify/rate-limit: counted in Redis when REDIS_URL is set, so every
-// instance shares them, else in this process. Routes opt in with app.rateLimit(...),
-// or app.createRateLimit(...) where one route needs several limits.
+// instance shares them, else in this process. Routes make their limits with
+// app.createRateLimit(...) and apply them with enforceLimits, which answers the RateLimit fields.
 import { createRequire } from 'node:module'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
